@@ -1,0 +1,180 @@
+//! Starting a subgraph: connect, migrate, seed, serve until shut down.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use sea_orm_migration::MigratorTrait;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::{Auth, DEV_SECRET};
+use crate::peer::Peers;
+use crate::{Deps, Subgraph, db, server};
+
+/// How to start one subgraph.
+pub struct StartOptions {
+    /// Where to serve; bind it first so the address is known before the subgraph runs.
+    pub listener: TcpListener,
+    /// `sqlite://...` or `postgres://...`.
+    pub database_url: String,
+    /// The PostgreSQL schema holding this subgraph's tables (ignored on SQLite).
+    pub pg_schema: Option<String>,
+    /// Drop every table and reseed before serving.
+    pub reset: bool,
+    /// The token authority shared with the other subgraphs.
+    pub auth: Auth,
+    /// The peers this subgraph calls.
+    pub peers: Peers,
+}
+
+/// A subgraph being served.
+pub struct Running {
+    /// The subgraph's name.
+    pub name: &'static str,
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// The server task; it ends once the shutdown token is cancelled and requests drained.
+    pub task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// The subgraph's GraphQL endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}/graphql", self.addr)
+    }
+}
+
+/// Connects, migrates and seeds `S`'s database, then serves it until `shutdown` is cancelled.
+pub async fn start<S: Subgraph>(
+    options: StartOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let db = db::connect(&options.database_url, options.pg_schema.as_deref())
+        .await
+        .with_context(|| format!("{}: connecting to the database", S::NAME))?;
+    if options.reset {
+        S::Migrator::fresh(&db)
+            .await
+            .with_context(|| format!("{}: resetting the database", S::NAME))?;
+    } else {
+        S::Migrator::up(&db, None)
+            .await
+            .with_context(|| format!("{}: migrating the database", S::NAME))?;
+    }
+    S::seed(&db)
+        .await
+        .with_context(|| format!("{}: seeding the database", S::NAME))?;
+    let deps = Deps {
+        db: db.clone(),
+        auth: options.auth.clone(),
+        peers: options.peers,
+    };
+    let app = server::router(S::NAME, S::executor(deps), options.auth, db);
+    let addr = options.listener.local_addr()?;
+    let task = tokio::spawn(
+        axum::serve(options.listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future(),
+    );
+    tracing::info!(subgraph = S::NAME, %addr, "subgraph serving");
+    Ok(Running {
+        name: S::NAME,
+        addr,
+        task,
+    })
+}
+
+/// Command line of a subgraph run on its own.
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on (default: 127.0.0.1 and the subgraph's own port).
+    #[arg(long, env = "LISTEN")]
+    listen: Option<SocketAddr>,
+    /// Database URL (default: sqlite://data/<subgraph>.sqlite).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// PostgreSQL schema for this subgraph's tables (default: the subgraph's name).
+    #[arg(long, env = "PG_SCHEMA")]
+    pg_schema: Option<String>,
+    /// Drop all data and reseed.
+    #[arg(long)]
+    reset: bool,
+    /// HS256 secret shared by every subgraph.
+    #[arg(long, env = "TRIBUTARY_JWT_SECRET", default_value = DEV_SECRET, hide_default_value = true)]
+    jwt_secret: String,
+    /// A peer subgraph's GraphQL URL, as NAME=URL (repeatable).
+    #[arg(long = "peer", env = "TRIBUTARY_PEERS", value_delimiter = ',')]
+    peers: Vec<String>,
+}
+
+/// Installs the `tracing` subscriber, filtered by `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// Parses `NAME=URL` peer arguments.
+pub fn parse_peers(args: &[String]) -> anyhow::Result<HashMap<String, String>> {
+    args.iter()
+        .map(|arg| {
+            arg.split_once('=')
+                .map(|(name, url)| (name.trim().to_owned(), url.trim().to_owned()))
+                .with_context(|| format!("peer `{arg}` is not NAME=URL"))
+        })
+        .collect()
+}
+
+/// The `main` of a subgraph binary: parse the command line, serve until Ctrl-C.
+pub fn main<S: Subgraph>() -> ExitCode {
+    init_tracing();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("{}: cannot start the runtime: {err}", S::NAME);
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve_alone::<S>(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{}: {err:#}", S::NAME);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
+    let listen = args
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], S::DEFAULT_PORT)));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let shutdown = CancellationToken::new();
+    let running = start::<S>(
+        StartOptions {
+            listener,
+            database_url: args
+                .database_url
+                .unwrap_or_else(|| format!("sqlite://data/{}.sqlite", S::NAME)),
+            pg_schema: Some(args.pg_schema.unwrap_or_else(|| S::NAME.to_owned())),
+            reset: args.reset,
+            auth: Auth::new(args.jwt_secret.as_bytes(), Duration::from_secs(24 * 3600)),
+            peers: Peers::new(parse_peers(&args.peers)?),
+        },
+        shutdown.clone(),
+    )
+    .await?;
+    println!("{} subgraph: {}", S::NAME, running.url());
+    tokio::signal::ctrl_c().await?;
+    shutdown.cancel();
+    running.task.await??;
+    Ok(())
+}
