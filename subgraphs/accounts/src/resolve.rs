@@ -257,7 +257,7 @@ fn conflict(email_taken: bool) -> async_graphql::Error {
 fn session(ctx: &Context<'_>, user: user::Model) -> async_graphql::Result<AuthPayload> {
     let auth = ctx.data::<Auth>()?;
     let token = auth
-        .issue(&user.id.to_string(), &["user"])
+        .issue_user(user.id, &user.username)
         .internal("signing a token")?;
     Ok(AuthPayload {
         token,
