@@ -1,1 +1,79 @@
-fn main() {}
+//! `cargo run --release`: the whole stack on loopback, data under `./data`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tributary::{Backend, Stack, StackConfig};
+
+/// Runs every Tributary service in one process.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address every server binds to.
+    #[arg(long, env = "TRIBUTARY_HOST", default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// First subgraph port; accounts, catalog, reviews, inventory and orders follow in order.
+    #[arg(long, env = "TRIBUTARY_SUBGRAPH_PORT", default_value_t = 4101)]
+    subgraph_port: u16,
+    /// Folder of the SQLite files (used unless --database-url names PostgreSQL).
+    #[arg(long, env = "TRIBUTARY_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// `postgres://...` to keep every subgraph in its own schema of one PostgreSQL database.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Drop all data and reseed the demo data.
+    #[arg(long)]
+    reset: bool,
+    /// HS256 secret for user tokens (set it anywhere real).
+    #[arg(long, env = "TRIBUTARY_JWT_SECRET", default_value = subgraph_kit::auth::DEV_SECRET, hide_default_value = true)]
+    jwt_secret: String,
+}
+
+fn main() -> ExitCode {
+    subgraph_kit::init_tracing();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("tributary: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tributary: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let backend = match args.database_url {
+        Some(url) if url.starts_with("postgres") => Backend::Postgres {
+            url,
+            schema_prefix: String::new(),
+        },
+        Some(url) => anyhow::bail!("--database-url must be postgres://... (SQLite files go in --data-dir), got `{url}`"),
+        None => Backend::Sqlite(args.data_dir),
+    };
+    let stack = Stack::start(StackConfig {
+        host: args.host,
+        base_port: Some(args.subgraph_port),
+        backend,
+        reset: args.reset,
+        jwt_secret: args.jwt_secret,
+    })
+    .await?;
+    println!("Tributary is up. Subgraphs:");
+    for (name, url) in stack.urls() {
+        println!("  {name:<10} {url}");
+    }
+    println!("Press Ctrl-C to stop.");
+    tokio::signal::ctrl_c().await?;
+    println!("Shutting down...");
+    stack.stop().await;
+    Ok(())
+}

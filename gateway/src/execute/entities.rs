@@ -1,0 +1,363 @@
+//! Entity fetches: gather the objects a Flatten path points at, build one de-duplicated list
+//! of representations (one `_entities` request per subgraph per plan step), and merge each
+//! answer back into every place it came from.
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use super::Execution;
+use super::fetch::with_service;
+use super::merge::{apply_input_rewrites, apply_output_rewrites, deep_merge};
+use crate::prepare::planner::{
+    BatchFetchNode, FetchNode, FetchRewrite, FlattenNodePathSegment, SelectionItem, SelectionSet,
+};
+use crate::supergraph::api::ApiSchema;
+
+/// One step of a path into the result.
+#[derive(Clone, Debug)]
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The representations of one entity batch and where each answer goes.
+#[derive(Default)]
+struct Batch {
+    representations: Vec<Value>,
+    /// For each entity found: its place in the result and its representation's index.
+    slots: Vec<(Vec<Step>, usize)>,
+    seen: HashMap<String, usize>,
+}
+
+impl Batch {
+    /// Adds every entity found at `path` whose representation `requires` selects.
+    fn collect(
+        &mut self,
+        data: &Value,
+        path: &[FlattenNodePathSegment],
+        requires: &SelectionSet,
+        rewrites: Option<&Vec<FetchRewrite>>,
+        api: &ApiSchema,
+    ) {
+        let mut trail = Vec::new();
+        self.walk(data, path, &mut trail, requires, rewrites, api);
+    }
+
+    fn walk(
+        &mut self,
+        value: &Value,
+        path: &[FlattenNodePathSegment],
+        trail: &mut Vec<Step>,
+        requires: &SelectionSet,
+        rewrites: Option<&Vec<FetchRewrite>>,
+        api: &ApiSchema,
+    ) {
+        if let Value::Array(items) = value {
+            // Lists met where the path does not say `@` are walked too (nested lists).
+            let rest = match path.first() {
+                Some(FlattenNodePathSegment::List) => &path[1..],
+                _ => path,
+            };
+            for (index, item) in items.iter().enumerate() {
+                trail.push(Step::Index(index));
+                self.walk(item, rest, trail, requires, rewrites, api);
+                trail.pop();
+            }
+            return;
+        }
+        let Value::Object(object) = value else {
+            return;
+        };
+        match path.split_first() {
+            None => self.add(object, trail, requires, rewrites, api),
+            Some((FlattenNodePathSegment::Field(key), rest)) => {
+                if let Some(child) = object.get(key) {
+                    trail.push(Step::Key(key.clone()));
+                    self.walk(child, rest, trail, requires, rewrites, api);
+                    trail.pop();
+                }
+            }
+            Some((FlattenNodePathSegment::List, rest)) => {
+                self.walk(value, rest, trail, requires, rewrites, api);
+            }
+            Some((FlattenNodePathSegment::TypeCondition(types), rest)) => {
+                let typename = object.get("__typename").and_then(Value::as_str);
+                let matches = typename.is_some_and(|t| {
+                    types.contains(t) || types.iter().any(|c| api.is_possible_type(c, t))
+                });
+                if matches {
+                    self.walk(value, rest, trail, requires, rewrites, api);
+                }
+            }
+        }
+    }
+
+    fn add(
+        &mut self,
+        entity: &Map<String, Value>,
+        trail: &[Step],
+        requires: &SelectionSet,
+        rewrites: Option<&Vec<FetchRewrite>>,
+        api: &ApiSchema,
+    ) {
+        let Some(typename) = entity.get("__typename").and_then(Value::as_str) else {
+            return;
+        };
+        let mut representation = Map::new();
+        let matched = project(entity, typename, requires, &mut representation, api);
+        if !matched {
+            return;
+        }
+        representation.insert("__typename".into(), Value::String(typename.to_owned()));
+        let mut representation = Value::Object(representation);
+        if let Some(rewrites) = rewrites {
+            apply_input_rewrites(&mut representation, rewrites);
+        }
+        let key = representation.to_string();
+        let index = match self.seen.get(&key) {
+            Some(index) => *index,
+            None => {
+                let index = self.representations.len();
+                self.representations.push(representation);
+                self.seen.insert(key, index);
+                index
+            }
+        };
+        self.slots.push((trail.to_vec(), index));
+    }
+
+    /// The client path of the first entity that used representation `index`.
+    fn client_path(&self, index: usize) -> Option<Vec<Value>> {
+        self.slots.iter().find(|(_, i)| *i == index).map(|(trail, _)| {
+            trail
+                .iter()
+                .map(|step| match step {
+                    Step::Key(k) => Value::String(k.clone()),
+                    Step::Index(i) => Value::from(*i),
+                })
+                .collect()
+        })
+    }
+}
+
+/// Copies the fields `selection` asks for from `source` into `out`; returns whether any
+/// fragment applied to `typename` (an entity no fragment applies to is not for this fetch).
+fn project(
+    source: &Map<String, Value>,
+    typename: &str,
+    selection: &SelectionSet,
+    out: &mut Map<String, Value>,
+    api: &ApiSchema,
+) -> bool {
+    let mut matched = false;
+    for item in &selection.items {
+        match item {
+            SelectionItem::Field(field) => {
+                matched = true;
+                let key = field.alias.as_deref().unwrap_or(&field.name);
+                let Some(value) = source.get(key) else {
+                    continue;
+                };
+                let projected = if field.selections.items.is_empty() {
+                    value.clone()
+                } else {
+                    project_value(value, &field.selections, api)
+                };
+                match out.get_mut(&field.name) {
+                    Some(existing @ Value::Object(_)) => deep_merge(existing, projected, api),
+                    _ => {
+                        out.insert(field.name.clone(), projected);
+                    }
+                }
+            }
+            SelectionItem::InlineFragment(fragment) => {
+                let applies = fragment.type_condition == typename
+                    || api.is_possible_type(&fragment.type_condition, typename);
+                if applies {
+                    project(source, typename, &fragment.selections, out, api);
+                    matched = true;
+                }
+            }
+            SelectionItem::FragmentSpread(_) => {}
+        }
+    }
+    matched
+}
+
+fn project_value(value: &Value, selection: &SelectionSet, api: &ApiSchema) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|item| project_value(item, selection, api))
+                .collect(),
+        ),
+        Value::Object(object) => {
+            let typename = object
+                .get("__typename")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let mut out = Map::new();
+            project(object, &typename, selection, &mut out, api);
+            Value::Object(out)
+        }
+        other => other.clone(),
+    }
+}
+
+impl<'a> Execution<'a> {
+    /// Runs an entity fetch for the objects at `path`.
+    pub(super) async fn fetch_entities(&self, path: &[FlattenNodePathSegment], fetch: &FetchNode) {
+        let api = self.supergraph.api();
+        let mut batch = Batch::default();
+        {
+            let data = super::lock(&self.data);
+            if let Some(requires) = &fetch.requires {
+                batch.collect(&data, path, requires, fetch.input_rewrites.as_ref(), api);
+            }
+        }
+        if batch.representations.is_empty() {
+            return;
+        }
+        let variables = self.fetch_variables(
+            fetch.variable_usages.iter().flatten(),
+            Some(vec![(
+                "representations".to_owned(),
+                std::mem::take(&mut batch.representations),
+            )]),
+        );
+        let Some(body) = self
+            .call(&fetch.service_name, &fetch.operation.document_str, variables)
+            .await
+        else {
+            return;
+        };
+        let results = body
+            .data
+            .and_then(|mut data| data.get_mut("_entities").map(Value::take));
+        self.merge_entities(
+            &fetch.service_name,
+            "_entities",
+            &batch,
+            results,
+            body.errors.unwrap_or_default(),
+            fetch.output_rewrites.as_ref(),
+        );
+    }
+
+    /// Runs several entity fetches to one subgraph as one request (one alias each).
+    pub(super) async fn fetch_batch(&self, node: &BatchFetchNode) {
+        let api = self.supergraph.api();
+        let mut batches: Vec<Batch> = Vec::with_capacity(node.entity_batch.aliases.len());
+        {
+            let data = super::lock(&self.data);
+            for alias in &node.entity_batch.aliases {
+                let mut batch = Batch::default();
+                for path in &alias.merge_paths {
+                    batch.collect(&data, path.as_slice(), &alias.requires, alias.input_rewrites.as_ref(), api);
+                }
+                batches.push(batch);
+            }
+        }
+        if batches.iter().all(|b| b.representations.is_empty()) {
+            return;
+        }
+        let representations = node
+            .entity_batch
+            .aliases
+            .iter()
+            .zip(batches.iter_mut())
+            .map(|(alias, batch)| {
+                (
+                    alias.representations_variable_name.clone(),
+                    std::mem::take(&mut batch.representations),
+                )
+            })
+            .collect();
+        let variables =
+            self.fetch_variables(node.variable_usages.iter().flatten(), Some(representations));
+        let Some(body) = self
+            .call(&node.service_name, &node.operation.document_str, variables)
+            .await
+        else {
+            return;
+        };
+        let mut data = body.data.unwrap_or(Value::Null);
+        let mut errors = body.errors.unwrap_or_default();
+        for (alias, batch) in node.entity_batch.aliases.iter().zip(&batches) {
+            let results = data.get_mut(&alias.alias).map(Value::take);
+            // Each alias takes the errors whose path starts with it.
+            let (mine, rest): (Vec<Value>, Vec<Value>) = errors.into_iter().partition(|e| {
+                e.pointer("/path/0").and_then(Value::as_str) == Some(alias.alias.as_str())
+            });
+            errors = rest;
+            self.merge_entities(
+                &node.service_name,
+                &alias.alias,
+                batch,
+                results,
+                mine,
+                alias.output_rewrites.as_ref(),
+            );
+        }
+        let service = &node.service_name;
+        self.errors(errors.into_iter().map(|e| with_service(e, service, Some(None))));
+    }
+
+    fn merge_entities(
+        &self,
+        service: &str,
+        field: &str,
+        batch: &Batch,
+        results: Option<Value>,
+        errors: Vec<Value>,
+        rewrites: Option<&Vec<FetchRewrite>>,
+    ) {
+        let api = self.supergraph.api();
+        let repathed = errors.into_iter().map(|error| {
+            let path = error.get("path").and_then(Value::as_array).and_then(|path| {
+                let index = match (path.first(), path.get(1)) {
+                    (Some(Value::String(f)), Some(index)) if f == field => index.as_u64()?,
+                    _ => return None,
+                };
+                let mut client = batch.client_path(index as usize)?;
+                client.extend(path.iter().skip(2).cloned());
+                Some(Value::Array(client))
+            });
+            with_service(error, service, Some(path))
+        });
+        self.errors(repathed.collect::<Vec<_>>());
+        let Some(Value::Array(mut results)) = results else {
+            return;
+        };
+        if let Some(rewrites) = rewrites {
+            for result in &mut results {
+                apply_output_rewrites(result, rewrites);
+            }
+        }
+        let mut data = super::lock(&self.data);
+        for (trail, index) in &batch.slots {
+            let Some(result) = results.get(*index) else {
+                continue;
+            };
+            if result.is_null() {
+                continue;
+            }
+            if let Some(target) = navigate(&mut data, trail) {
+                deep_merge(target, result.clone(), api);
+            }
+        }
+    }
+}
+
+fn navigate<'v>(mut value: &'v mut Value, trail: &[Step]) -> Option<&'v mut Value> {
+    for step in trail {
+        value = match step {
+            Step::Key(key) => value.get_mut(key.as_str())?,
+            Step::Index(index) => value.get_mut(*index)?,
+        };
+    }
+    Some(value)
+}

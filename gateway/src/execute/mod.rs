@@ -1,0 +1,152 @@
+//! Executing a plan: walk its nodes (fetches in parallel where the plan allows), merge every
+//! subgraph answer into one result, then write the client's response from it.
+
+mod entities;
+mod fetch;
+mod merge;
+mod respond;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderName, HeaderValue};
+use futures::future::join_all;
+use serde_json::{Map, Value};
+
+use crate::prepare::Prepared;
+use crate::prepare::planner::{PlanNode, QueryPlan};
+use crate::supergraph::Supergraph;
+use crate::transport::{BoxFuture, Transport};
+
+pub use respond::write_response;
+
+/// The transports of a supergraph's subgraphs, by subgraph name.
+pub type Subgraphs = HashMap<String, Arc<dyn Transport>>;
+
+/// A GraphQL error as it will be written to the client: message, optional path, extensions.
+pub type GraphqlError = Value;
+
+/// The state of one operation's execution: the merged data and the errors so far.
+pub(crate) struct Execution<'a> {
+    supergraph: &'a Supergraph,
+    subgraphs: &'a Subgraphs,
+    variables: &'a Map<String, Value>,
+    headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+    /// A std mutex, not a tokio one: it is never held across an await, and each request has
+    /// its own, so there is no contention between requests.
+    data: Mutex<Value>,
+    errors: Mutex<Vec<GraphqlError>>,
+    fetches: AtomicUsize,
+}
+
+/// What executing a plan produced, before it is shaped into the client's response.
+pub struct Outcome {
+    /// Everything the subgraphs answered, merged, keyed by response names.
+    pub data: Value,
+    /// Errors from subgraphs, already re-pathed for the client.
+    pub errors: Vec<GraphqlError>,
+    /// How many subgraph requests were made.
+    pub fetches: usize,
+}
+
+/// Executes `prepared`'s plan with coerced `variables`, forwarding `headers` to subgraphs.
+pub async fn execute(
+    supergraph: &Supergraph,
+    subgraphs: &Subgraphs,
+    prepared: &Prepared,
+    variables: &Map<String, Value>,
+    headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+) -> Outcome {
+    let execution = Execution {
+        supergraph,
+        subgraphs,
+        variables,
+        headers,
+        data: Mutex::new(Value::Object(Map::new())),
+        errors: Mutex::new(Vec::new()),
+        fetches: AtomicUsize::new(0),
+    };
+    execution.run_plan(&prepared.plan).await;
+    Outcome {
+        data: execution
+            .data
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        errors: execution
+            .errors
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        fetches: execution.fetches.load(Ordering::Relaxed),
+    }
+}
+
+impl<'a> Execution<'a> {
+    async fn run_plan(&self, plan: &QueryPlan) {
+        if let Some(node) = &plan.node {
+            self.run(node).await;
+        }
+    }
+
+    fn run<'s>(&'s self, node: &'s PlanNode) -> BoxFuture<'s, ()> {
+        Box::pin(async move {
+            match node {
+                PlanNode::Fetch(fetch) => self.fetch_root(fetch).await,
+                PlanNode::BatchFetch(batch) => self.fetch_batch(batch).await,
+                PlanNode::Flatten(flatten) => match flatten.node.as_ref() {
+                    PlanNode::Fetch(fetch) => {
+                        self.fetch_entities(flatten.path.as_slice(), fetch).await
+                    }
+                    other => self.run(other).await,
+                },
+                PlanNode::Sequence(sequence) => {
+                    for node in &sequence.nodes {
+                        self.run(node).await;
+                    }
+                }
+                PlanNode::Parallel(parallel) => {
+                    join_all(parallel.nodes.iter().map(|node| self.run(node))).await;
+                }
+                PlanNode::Condition(condition) => {
+                    let holds = self
+                        .variables
+                        .get(&condition.condition)
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let branch = if holds {
+                        condition.if_clause.as_deref()
+                    } else {
+                        condition.else_clause.as_deref()
+                    };
+                    if let Some(branch) = branch {
+                        self.run(branch).await;
+                    }
+                }
+                PlanNode::Defer(_) | PlanNode::Subscription(_) => {
+                    self.error(serde_json::json!({
+                        "message": "this operation needs @defer or subscription support, which this endpoint does not offer",
+                        "extensions": { "code": "OPERATION_NOT_SUPPORTED" }
+                    }));
+                }
+            }
+        })
+    }
+
+    fn error(&self, error: GraphqlError) {
+        lock(&self.errors).push(error);
+    }
+
+    fn errors(&self, errors: impl IntoIterator<Item = GraphqlError>) {
+        lock(&self.errors).extend(errors);
+    }
+
+    fn count_fetch(&self) {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Locks a per-request mutex; a poisoned one (a panic elsewhere in this request) still
+/// holds consistent JSON, so it is used as is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,354 @@
+//! Writing the client's response: the merged result projected onto the client's selection
+//! (aliases, fragments, `@skip`/`@include`, `__typename`), leaf values checked against the API
+//! schema, nulls propagated per the GraphQL specification, serialized once into one buffer.
+
+use graphql_tools::static_graphql::schema::Type;
+use serde_json::{Map, Value, json};
+
+use super::Outcome;
+use crate::prepare::planner::{FieldSelection, SelectionItem, SelectionSet};
+use crate::prepare::{OperationType, Prepared};
+use crate::supergraph::Supergraph;
+use crate::supergraph::api::{ApiSchema, TypeKind};
+
+/// Marks that a value could not be written and its nearest nullable parent must be null.
+struct Null;
+
+#[derive(Clone, Copy)]
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+struct Writer<'a> {
+    supergraph: &'a Supergraph,
+    api: &'a ApiSchema,
+    variables: &'a Map<String, Value>,
+    out: Vec<u8>,
+    errors: Vec<Value>,
+    prior: &'a [Value],
+    path: Vec<Seg<'a>>,
+}
+
+/// Writes `{"data": ..., "errors": [...]}` for an executed operation.
+pub fn write_response(
+    supergraph: &Supergraph,
+    prepared: &Prepared,
+    variables: &Map<String, Value>,
+    outcome: &Outcome,
+) -> Vec<u8> {
+    let api = supergraph.api();
+    let root = match prepared.operation_type {
+        OperationType::Query => api.query_type(),
+        OperationType::Mutation => api.mutation_type().unwrap_or("Mutation"),
+        OperationType::Subscription => api.subscription_type().unwrap_or("Subscription"),
+    };
+    let mut writer = Writer {
+        supergraph,
+        api,
+        variables,
+        out: Vec::with_capacity(1024),
+        errors: Vec::new(),
+        prior: &outcome.errors,
+        path: Vec::with_capacity(16),
+    };
+    writer.out.extend_from_slice(b"{\"data\":");
+    let empty = Map::new();
+    let data = outcome.data.as_object().unwrap_or(&empty);
+    let mark = writer.out.len();
+    if writer
+        .write_object(data, root, &[&prepared.operation.selection_set])
+        .is_err()
+    {
+        writer.out.truncate(mark);
+        writer.out.extend_from_slice(b"null");
+    }
+    let Writer {
+        mut out, errors, ..
+    } = writer;
+    if !outcome.errors.is_empty() || !errors.is_empty() {
+        out.extend_from_slice(b",\"errors\":");
+        let all: Vec<&Value> = outcome.errors.iter().chain(errors.iter()).collect();
+        let _ = serde_json::to_writer(&mut out, &all);
+    }
+    out.push(b'}');
+    out
+}
+
+impl<'a> Writer<'a> {
+    fn write_object(
+        &mut self,
+        object: &'a Map<String, Value>,
+        type_name: &str,
+        sets: &[&'a SelectionSet],
+    ) -> Result<(), Null> {
+        let groups = self.collect_fields(type_name, sets);
+        self.out.push(b'{');
+        for (i, (key, fields)) in groups.iter().enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            write_json_str(&mut self.out, key);
+            self.out.push(b':');
+            self.path.push(Seg::Key(key));
+            let result = self.write_field(object, type_name, key, fields);
+            self.path.pop();
+            result?;
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn write_field(
+        &mut self,
+        object: &'a Map<String, Value>,
+        type_name: &str,
+        key: &str,
+        fields: &[&'a FieldSelection],
+    ) -> Result<(), Null> {
+        let name = fields[0].name.as_str();
+        if name == "__typename" {
+            write_json_str(&mut self.out, type_name);
+            return Ok(());
+        }
+        if (name == "__schema" || name == "__type") && type_name == self.api.query_type() {
+            return self.write_introspection(fields);
+        }
+        let Some(definition) = self.api.field(type_name, name) else {
+            self.out.extend_from_slice(b"null");
+            return Ok(());
+        };
+        let sets: Vec<&'a SelectionSet> = fields.iter().map(|f| &f.selections).collect();
+        let value = object.get(key);
+        let context = (type_name.to_owned(), name.to_owned());
+        self.write_typed(value, &definition.field_type, &sets, fields[0], &context)
+    }
+
+    /// Answers `__schema` / `__type` from the API schema: the introspection module resolves
+    /// the selection into a value, written like any other.
+    fn write_introspection(&mut self, fields: &[&'a FieldSelection]) -> Result<(), Null> {
+        let field = fields[0];
+        let value = self.supergraph.introspect(field, self.variables);
+        let type_name = if field.name == "__schema" { "__Schema" } else { "__Type" };
+        let ty = Type::NamedType(type_name.to_owned());
+        let sets: Vec<&SelectionSet> = fields.iter().map(|f| &f.selections).collect();
+        let context = (self.api.query_type().to_owned(), field.name.clone());
+        let mut sub = Writer {
+            supergraph: self.supergraph,
+            api: self.api,
+            variables: self.variables,
+            out: std::mem::take(&mut self.out),
+            errors: Vec::new(),
+            prior: self.prior,
+            path: self.path.clone(),
+        };
+        let result = sub.write_typed(Some(&value), &ty, &sets, field, &context);
+        self.out = sub.out;
+        self.errors.append(&mut sub.errors);
+        result
+    }
+
+    fn write_typed(
+        &mut self,
+        value: Option<&'a Value>,
+        ty: &Type,
+        sets: &[&'a SelectionSet],
+        field: &'a FieldSelection,
+        context: &(String, String),
+    ) -> Result<(), Null> {
+        match ty {
+            Type::NonNullType(inner) => {
+                if value.is_none_or(Value::is_null) {
+                    self.null_error(context);
+                    return Err(Null);
+                }
+                let mark = self.out.len();
+                let result = self.write_unwrapped(value, inner, sets, field, context);
+                if result.is_err() {
+                    self.out.truncate(mark);
+                    self.null_error(context);
+                }
+                result
+            }
+            other => {
+                let mark = self.out.len();
+                if self.write_unwrapped(value, other, sets, field, context).is_err() {
+                    self.out.truncate(mark);
+                    self.out.extend_from_slice(b"null");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn write_unwrapped(
+        &mut self,
+        value: Option<&'a Value>,
+        ty: &Type,
+        sets: &[&'a SelectionSet],
+        field: &'a FieldSelection,
+        context: &(String, String),
+    ) -> Result<(), Null> {
+        let Some(value) = value.filter(|v| !v.is_null()) else {
+            self.out.extend_from_slice(b"null");
+            return Ok(());
+        };
+        match ty {
+            Type::NonNullType(inner) => self.write_typed(Some(value), inner, sets, field, context),
+            Type::ListType(inner) => {
+                let Value::Array(items) = value else {
+                    return Err(Null);
+                };
+                self.out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(b',');
+                    }
+                    self.path.push(Seg::Index(i));
+                    let result = self.write_typed(Some(item), inner, sets, field, context);
+                    self.path.pop();
+                    result?;
+                }
+                self.out.push(b']');
+                Ok(())
+            }
+            Type::NamedType(name) => self.write_named(value, name, sets, context),
+        }
+    }
+
+    fn write_named(
+        &mut self,
+        value: &'a Value,
+        name: &str,
+        sets: &[&'a SelectionSet],
+        context: &(String, String),
+    ) -> Result<(), Null> {
+        match self.api.type_kind(name) {
+            Some(TypeKind::Scalar) | None => {
+                let _ = serde_json::to_writer(&mut self.out, value);
+                Ok(())
+            }
+            Some(TypeKind::Enum) => match value.as_str() {
+                Some(text) if self.api.enum_has_value(name, text) => {
+                    write_json_str(&mut self.out, text);
+                    Ok(())
+                }
+                _ => {
+                    let message = format!("Enum \"{name}\" cannot represent value: {value}");
+                    self.field_error(message);
+                    Err(Null)
+                }
+            },
+            Some(TypeKind::InputObject) => Err(Null),
+            Some(kind) => {
+                let Value::Object(object) = value else {
+                    return Err(Null);
+                };
+                let concrete = match object.get("__typename").and_then(Value::as_str) {
+                    Some(typename) if self.api.is_possible_type(name, typename) => typename,
+                    Some(_) if kind == TypeKind::Object => name,
+                    None if kind == TypeKind::Object => name,
+                    _ => {
+                        let _ = context;
+                        return Err(Null);
+                    }
+                };
+                let concrete = concrete.to_owned();
+                self.write_object(object, &concrete, sets)
+            }
+        }
+    }
+
+    /// Groups the fields selected on an object of type `type_name` by response key, in the
+    /// order they first appear, honouring `@skip`/`@include` and type conditions.
+    fn collect_fields(
+        &self,
+        type_name: &str,
+        sets: &[&'a SelectionSet],
+    ) -> Vec<(&'a str, Vec<&'a FieldSelection>)> {
+        let mut groups: Vec<(&'a str, Vec<&'a FieldSelection>)> = Vec::new();
+        for set in sets {
+            self.collect_into(type_name, set, &mut groups);
+        }
+        groups
+    }
+
+    fn collect_into(
+        &self,
+        type_name: &str,
+        set: &'a SelectionSet,
+        groups: &mut Vec<(&'a str, Vec<&'a FieldSelection>)>,
+    ) {
+        for item in &set.items {
+            match item {
+                SelectionItem::Field(field) => {
+                    if field.omit_from_response
+                        || !self.included(field.skip_if.as_deref(), field.include_if.as_deref())
+                    {
+                        continue;
+                    }
+                    let key = field.alias.as_deref().unwrap_or(&field.name);
+                    match groups.iter_mut().find(|(k, _)| *k == key) {
+                        Some((_, fields)) => fields.push(field),
+                        None => groups.push((key, vec![field])),
+                    }
+                }
+                SelectionItem::InlineFragment(fragment) => {
+                    let applies = fragment.type_condition == type_name
+                        || self.api.is_possible_type(&fragment.type_condition, type_name);
+                    if applies
+                        && self.included(fragment.skip_if.as_deref(), fragment.include_if.as_deref())
+                    {
+                        self.collect_into(type_name, &fragment.selections, groups);
+                    }
+                }
+                SelectionItem::FragmentSpread(_) => {}
+            }
+        }
+    }
+
+    fn included(&self, skip_if: Option<&str>, include_if: Option<&str>) -> bool {
+        let var = |name: &str| self.variables.get(name).and_then(Value::as_bool).unwrap_or(false);
+        !skip_if.is_some_and(var) && include_if.is_none_or(var)
+    }
+
+    fn current_path(&self) -> Vec<Value> {
+        self.path
+            .iter()
+            .map(|seg| match seg {
+                Seg::Key(k) => Value::String((*k).to_owned()),
+                Seg::Index(i) => Value::from(*i),
+            })
+            .collect()
+    }
+
+    fn field_error(&mut self, message: String) {
+        let path = self.current_path();
+        self.errors.push(json!({ "message": message, "path": path }));
+    }
+
+    /// Records "cannot return null" unless an error already explains this null.
+    fn null_error(&mut self, context: &(String, String)) {
+        let path = self.current_path();
+        let explained = self.prior.iter().chain(self.errors.iter()).any(|error| {
+            match error.get("path").and_then(Value::as_array) {
+                None => true,
+                Some(error_path) => {
+                    let n = error_path.len().min(path.len());
+                    error_path[..n] == path[..n]
+                }
+            }
+        });
+        if !explained {
+            self.errors.push(json!({
+                "message": format!("Cannot return null for non-nullable field {}.{}.", context.0, context.1),
+                "path": path,
+            }));
+        }
+    }
+}
+
+/// Writes `text` as a JSON string.
+fn write_json_str(out: &mut Vec<u8>, text: &str) {
+    let _ = serde_json::to_writer(&mut *out, text);
+}

@@ -1,0 +1,115 @@
+//! The router binary: serves any supergraph at `/graphql` with `/health`.
+//!
+//! `tributary-gateway --supergraph FILE --listen 127.0.0.1:4000 [--config FILE]`; every
+//! option can also come from the environment (`TRIBUTARY_SUPERGRAPH`, `TRIBUTARY_LISTEN`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use tributary_gateway::{Config, Engine, Supergraph};
+
+#[derive(Parser)]
+#[command(version, about = "Serve a federated supergraph over GraphQL-over-HTTP")]
+struct Args {
+    /// The supergraph SDL file.
+    #[arg(long, env = "TRIBUTARY_SUPERGRAPH")]
+    supergraph: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "TRIBUTARY_LISTEN")]
+    listen: Option<String>,
+    /// A TOML configuration file (see the README for its fields).
+    #[arg(long, env = "TRIBUTARY_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("tributary-gateway: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("tributary-gateway: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            toml::from_str::<Config>(&text).with_context(|| format!("parsing {}", path.display()))?
+        }
+        None => Config::default(),
+    };
+    if let Some(path) = args.supergraph {
+        config.supergraph = Some(path);
+    }
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    let path = config
+        .supergraph
+        .clone()
+        .context("no supergraph given: pass --supergraph FILE")?;
+    let supergraph = Supergraph::from_file(&path)?;
+    let engine = Arc::new(Engine::new(supergraph, config.clone(), HashMap::new())?);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    tracing::info!(listen = %config.listen, supergraph = %path.display(), "gateway serving");
+    let shutdown = CancellationToken::new();
+    if config.watch_supergraph {
+        tokio::spawn(watch(engine.clone(), path.clone(), shutdown.clone()));
+    }
+    let app = tributary_gateway::http::router(engine);
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        stop.cancel();
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Reloads the supergraph when its file changes; a broken file keeps the current version.
+async fn watch(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationToken) {
+    let mut last = modified(&path);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+        let now = modified(&path);
+        if now == last {
+            continue;
+        }
+        last = now;
+        match Supergraph::from_file(&path).and_then(|s| engine.reload(s)) {
+            Ok(()) => tracing::info!(supergraph = %path.display(), "supergraph reloaded"),
+            Err(err) => tracing::error!(error = %err, "supergraph reload failed; keeping the current version"),
+        }
+    }
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}

@@ -1,0 +1,180 @@
+//! Limits on an operation's shape, checked on the parsed document before validation so a
+//! hostile document is refused before any costly work. Fragment spreads are expanded with
+//! memoisation, so the check is linear in the document even when expansion would not be.
+
+use std::collections::HashMap;
+
+use graphql_tools::static_graphql::query::{Definition, Document, Selection, SelectionSet};
+use serde::Deserialize;
+
+/// Limits on operation shape.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest number of lexical tokens in a document.
+    pub max_tokens: usize,
+    /// Deepest nesting of selection sets.
+    pub max_depth: u32,
+    /// Most fields the operation selects once fragments are expanded.
+    pub max_fields: u64,
+    /// Most aliased fields once fragments are expanded.
+    pub max_aliases: u64,
+    /// Most fields directly on the root type.
+    pub max_root_fields: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_tokens: 15_000,
+            max_depth: 32,
+            max_fields: 10_000,
+            max_aliases: 500,
+            max_root_fields: 64,
+        }
+    }
+}
+
+/// Which limit an operation broke.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitError {
+    /// Nested too deep.
+    #[error("the operation is nested {found} levels deep; at most {max} are allowed")]
+    Depth {
+        /// Depth found.
+        found: u64,
+        /// Configured maximum.
+        max: u32,
+    },
+    /// Too many fields.
+    #[error("the operation selects {found} fields; at most {max} are allowed")]
+    Fields {
+        /// Fields found (saturating).
+        found: u64,
+        /// Configured maximum.
+        max: u64,
+    },
+    /// Too many aliases.
+    #[error("the operation uses {found} aliases; at most {max} are allowed")]
+    Aliases {
+        /// Aliases found (saturating).
+        found: u64,
+        /// Configured maximum.
+        max: u64,
+    },
+    /// Too many root fields.
+    #[error("the operation selects {found} root fields; at most {max} are allowed")]
+    RootFields {
+        /// Root fields found (saturating).
+        found: u64,
+        /// Configured maximum.
+        max: u64,
+    },
+}
+
+impl LimitError {
+    /// The stable `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LimitError::Depth { .. } => "MAX_DEPTH_EXCEEDED",
+            LimitError::Fields { .. } => "MAX_FIELDS_EXCEEDED",
+            LimitError::Aliases { .. } => "MAX_ALIASES_EXCEEDED",
+            LimitError::RootFields { .. } => "MAX_ROOT_FIELDS_EXCEEDED",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Shape {
+    depth: u64,
+    fields: u64,
+    aliases: u64,
+    root_fields: u64,
+}
+
+struct Walker<'a> {
+    fragments: HashMap<&'a str, &'a SelectionSet>,
+    memo: HashMap<&'a str, Shape>,
+    visiting: Vec<&'a str>,
+}
+
+impl<'a> Walker<'a> {
+    fn selection_set(&mut self, set: &'a SelectionSet) -> Shape {
+        let mut shape = Shape::default();
+        for selection in &set.items {
+            let inner = match selection {
+                Selection::Field(field) => {
+                    let child = self.selection_set(&field.selection_set);
+                    Shape {
+                        depth: child.depth.saturating_add(1),
+                        fields: child.fields.saturating_add(1),
+                        aliases: child.aliases.saturating_add(u64::from(field.alias.is_some())),
+                        root_fields: 1,
+                    }
+                }
+                Selection::InlineFragment(fragment) => self.selection_set(&fragment.selection_set),
+                Selection::FragmentSpread(spread) => self.fragment(&spread.fragment_name),
+            };
+            shape.depth = shape.depth.max(inner.depth);
+            shape.fields = shape.fields.saturating_add(inner.fields);
+            shape.aliases = shape.aliases.saturating_add(inner.aliases);
+            shape.root_fields = shape.root_fields.saturating_add(inner.root_fields);
+        }
+        shape
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Shape {
+        if let Some(shape) = self.memo.get(name) {
+            return *shape;
+        }
+        // A cycle is a validation error reported later; here it only must not recurse forever.
+        if self.visiting.contains(&name) {
+            return Shape::default();
+        }
+        let Some(set) = self.fragments.get(name).copied() else {
+            return Shape::default();
+        };
+        self.visiting.push(name);
+        let shape = self.selection_set(set);
+        self.visiting.pop();
+        self.memo.insert(name, shape);
+        shape
+    }
+}
+
+/// Checks the operation `operation_name` (or every operation) of `document` against `limits`.
+pub fn check(document: &Document, operation_name: Option<&str>, limits: &Limits) -> Result<(), LimitError> {
+    let mut walker = Walker {
+        fragments: HashMap::new(),
+        memo: HashMap::new(),
+        visiting: Vec::new(),
+    };
+    for definition in &document.definitions {
+        if let Definition::Fragment(fragment) = definition {
+            walker.fragments.insert(&fragment.name, &fragment.selection_set);
+        }
+    }
+    for definition in &document.definitions {
+        let Definition::Operation(operation) = definition else {
+            continue;
+        };
+        let (name, set) = super::operation_parts(operation);
+        if operation_name.is_some() && name != operation_name {
+            continue;
+        }
+        let shape = walker.selection_set(set);
+        if shape.depth > u64::from(limits.max_depth) {
+            return Err(LimitError::Depth { found: shape.depth, max: limits.max_depth });
+        }
+        if shape.fields > limits.max_fields {
+            return Err(LimitError::Fields { found: shape.fields, max: limits.max_fields });
+        }
+        if shape.aliases > limits.max_aliases {
+            return Err(LimitError::Aliases { found: shape.aliases, max: limits.max_aliases });
+        }
+        if shape.root_fields > limits.max_root_fields {
+            return Err(LimitError::RootFields { found: shape.root_fields, max: limits.max_root_fields });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,202 @@
+//! Preparing an operation: parse with limits, validate against the API schema, pick the
+//! operation, normalize and plan. The result is cached by document hash, operation name and
+//! supergraph version, so a repeated operation costs one cache lookup.
+
+pub mod limits;
+pub mod planner;
+pub mod variables;
+
+use std::sync::Arc;
+
+use graphql_tools::static_graphql::query::{self, Definition, OperationDefinition, SelectionSet};
+use graphql_tools::validation::rules::default_rules_validation_plan;
+use graphql_tools::validation::utils::ValidationError;
+use graphql_tools::validation::validate::{ValidationPlan, validate};
+
+use crate::supergraph::Supergraph;
+pub use limits::{LimitError, Limits};
+use planner::{Operation, PlanError, QueryPlan};
+
+/// What kind of operation a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationType {
+    /// A read.
+    Query,
+    /// A write; never over GET.
+    Mutation,
+    /// A stream of events.
+    Subscription,
+}
+
+/// An operation ready to execute: its normalized form (the client's selection, used to shape
+/// the response) and its plan.
+pub struct Prepared {
+    /// Query, mutation or subscription.
+    pub operation_type: OperationType,
+    /// The selected operation with fragments inlined.
+    pub operation: Operation,
+    /// The client's variable definitions, for coercion.
+    pub variables: Vec<query::VariableDefinition>,
+    /// The plan.
+    pub plan: QueryPlan,
+}
+
+/// Why an operation could not be prepared; each variant has a stable `extensions.code`.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// Not parseable GraphQL (or over the token limit).
+    #[error("{0}")]
+    Parse(String),
+    /// Broke a shape limit.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
+    /// Failed validation; one message per rule broken, with locations.
+    #[error("the operation is not valid")]
+    Validation(Vec<ValidationError>),
+    /// The document has no operation.
+    #[error("the document contains no operation")]
+    NoOperation,
+    /// The requested operation name is not in the document.
+    #[error("unknown operation named \"{0}\"")]
+    UnknownOperation(String),
+    /// Several operations and no name to choose one.
+    #[error("an operation name is required when the document contains several operations")]
+    AmbiguousOperation,
+    /// The planner could not plan it.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+}
+
+impl PrepareError {
+    /// The stable `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PrepareError::Parse(_) => "GRAPHQL_PARSE_FAILED",
+            PrepareError::Limit(limit) => limit.code(),
+            PrepareError::Validation(_) | PrepareError::NoOperation | PrepareError::AmbiguousOperation => {
+                "GRAPHQL_VALIDATION_FAILED"
+            }
+            PrepareError::UnknownOperation(_) => "GRAPHQL_UNKNOWN_OPERATION_NAME",
+            PrepareError::Plan(PlanError::OperationSelection(_)) => "GRAPHQL_UNKNOWN_OPERATION_NAME",
+            PrepareError::Plan(PlanError::Normalization(_)) => "GRAPHQL_VALIDATION_FAILED",
+            PrepareError::Plan(_) => "QUERY_PLANNING_FAILED",
+        }
+    }
+}
+
+/// Prepares operations and remembers the results.
+pub struct Preparer {
+    limits: Limits,
+    rules: ValidationPlan,
+    cache: moka::sync::Cache<u64, Arc<Prepared>>,
+}
+
+impl Preparer {
+    /// A preparer enforcing `limits`, caching up to `capacity` prepared operations.
+    pub fn new(limits: Limits, capacity: u64) -> Preparer {
+        Preparer {
+            limits,
+            rules: default_rules_validation_plan(),
+            cache: moka::sync::Cache::builder().max_capacity(capacity).build(),
+        }
+    }
+
+    /// Prepares `document`'s operation `operation_name` against `supergraph`.
+    pub fn prepare(
+        &self,
+        supergraph: &Supergraph,
+        document: &str,
+        operation_name: Option<&str>,
+    ) -> Result<Arc<Prepared>, PrepareError> {
+        let key = cache_key(supergraph.version(), document, operation_name);
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
+        }
+        let prepared = Arc::new(self.prepare_uncached(supergraph, document, operation_name)?);
+        self.cache.insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn prepare_uncached(
+        &self,
+        supergraph: &Supergraph,
+        text: &str,
+        operation_name: Option<&str>,
+    ) -> Result<Prepared, PrepareError> {
+        let document =
+            planner::parse_operation(text, self.limits.max_tokens).map_err(PrepareError::Parse)?;
+        let selected = select_operation(&document, operation_name)?;
+        let (name, _) = operation_parts(selected);
+        limits::check(&document, name, &self.limits)?;
+        let errors = validate(supergraph.api().document(), &document, &self.rules);
+        if !errors.is_empty() {
+            return Err(PrepareError::Validation(errors));
+        }
+        let (operation_type, variables) = match selected {
+            OperationDefinition::SelectionSet(_) => (OperationType::Query, Vec::new()),
+            OperationDefinition::Query(q) => (OperationType::Query, q.variable_definitions.clone()),
+            OperationDefinition::Mutation(m) => {
+                (OperationType::Mutation, m.variable_definitions.clone())
+            }
+            OperationDefinition::Subscription(s) => {
+                (OperationType::Subscription, s.variable_definitions.clone())
+            }
+        };
+        let operation = supergraph.planner().normalize(&document, name)?;
+        let plan = supergraph.planner().plan_without_introspection(&operation)?;
+        Ok(Prepared {
+            operation_type,
+            operation,
+            variables,
+            plan,
+        })
+    }
+
+    /// How many prepared operations are cached (for metrics and tests).
+    pub fn cached(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+}
+
+fn cache_key(version: u64, document: &str, operation_name: Option<&str>) -> u64 {
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    hasher.update(&version.to_le_bytes());
+    hasher.update(document.as_bytes());
+    hasher.update(&[0xff]);
+    hasher.update(operation_name.unwrap_or("").as_bytes());
+    hasher.digest()
+}
+
+/// Picks the operation to run: by name, or the only one.
+fn select_operation<'d>(
+    document: &'d query::Document,
+    operation_name: Option<&str>,
+) -> Result<&'d OperationDefinition, PrepareError> {
+    let mut operations = document.definitions.iter().filter_map(|d| match d {
+        Definition::Operation(op) => Some(op),
+        Definition::Fragment(_) => None,
+    });
+    match operation_name {
+        Some(wanted) => operations
+            .find(|op| operation_parts(op).0 == Some(wanted))
+            .ok_or_else(|| PrepareError::UnknownOperation(wanted.to_owned())),
+        None => {
+            let first = operations.next().ok_or(PrepareError::NoOperation)?;
+            if operations.next().is_some() {
+                return Err(PrepareError::AmbiguousOperation);
+            }
+            Ok(first)
+        }
+    }
+}
+
+/// The name and top-level selection set of an operation definition.
+pub(crate) fn operation_parts(operation: &OperationDefinition) -> (Option<&str>, &SelectionSet) {
+    match operation {
+        OperationDefinition::SelectionSet(set) => (None, set),
+        OperationDefinition::Query(q) => (q.name.as_deref(), &q.selection_set),
+        OperationDefinition::Mutation(m) => (m.name.as_deref(), &m.selection_set),
+        OperationDefinition::Subscription(s) => (s.name.as_deref(), &s.selection_set),
+    }
+}

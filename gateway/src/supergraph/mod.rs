@@ -1,0 +1,98 @@
+//! The supergraph: its SDL parsed once, the planner built from it, the client-facing API
+//! schema derived from it, and the subgraph endpoints it names.
+
+pub mod api;
+pub mod introspection;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::prepare::planner::{self, Planner};
+use api::ApiSchema;
+
+/// Why a supergraph could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SupergraphError {
+    /// The file could not be read.
+    #[error("reading the supergraph {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// The SDL is not valid GraphQL.
+    #[error("the supergraph is not valid GraphQL: {0}")]
+    Parse(String),
+    /// The SDL is GraphQL but not a usable supergraph.
+    #[error("the supergraph cannot be used: {0}")]
+    Invalid(String),
+}
+
+/// One loaded supergraph version; immutable, shared by every request that started on it.
+pub struct Supergraph {
+    planner: Planner,
+    api: ApiSchema,
+    endpoints: HashMap<String, String>,
+    version: u64,
+}
+
+impl Supergraph {
+    /// Parses `sdl`, builds the planner and derives the API schema.
+    pub fn from_sdl(sdl: &str) -> Result<Arc<Supergraph>, SupergraphError> {
+        let version = xxhash_rust::xxh3::xxh3_64(sdl.as_bytes());
+        let planner = Planner::new(sdl)?;
+        let api = ApiSchema::new(planner.api_document());
+        let endpoints = planner.subgraph_endpoints();
+        Ok(Arc::new(Supergraph {
+            planner,
+            api,
+            endpoints,
+            version,
+        }))
+    }
+
+    /// Reads and loads the supergraph at `path`.
+    pub fn from_file(path: &std::path::Path) -> Result<Arc<Supergraph>, SupergraphError> {
+        let sdl = std::fs::read_to_string(path).map_err(|source| SupergraphError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Supergraph::from_sdl(&sdl)
+    }
+
+    /// The planner for this version.
+    pub fn planner(&self) -> &Planner {
+        &self.planner
+    }
+
+    /// The client-facing schema: types, fields and arguments clients may use.
+    pub fn api(&self) -> &ApiSchema {
+        &self.api
+    }
+
+    /// The URL of each subgraph, by name, as the supergraph declares it.
+    pub fn endpoints(&self) -> &HashMap<String, String> {
+        &self.endpoints
+    }
+
+    /// A hash of the SDL: part of every prepared-operation cache key.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Names a subgraph's URL, if the supergraph declares it.
+    pub fn endpoint(&self, subgraph: &str) -> Option<&str> {
+        self.endpoints.get(subgraph).map(String::as_str)
+    }
+
+    /// Whether `name` is a type the planner knows (used when it must resolve abstract types).
+    pub fn has_type(&self, name: &str) -> bool {
+        self.api.type_kind(name).is_some()
+    }
+
+    /// The API schema as SDL, for tools and the GraphiQL page.
+    pub fn api_sdl(&self) -> String {
+        planner::print_api(&self.planner)
+    }
+}

@@ -1,0 +1,54 @@
+//! Calling subgraphs: one trait, an HTTP implementation (pooled keep-alive connections per
+//! subgraph) and an in-process one (an async-graphql executor called directly).
+
+mod http;
+mod in_process;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+pub use http::HttpTransport;
+pub use in_process::InProcessTransport;
+
+/// A boxed future, the return type of [`Transport::send`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One request to a subgraph: a serialized GraphQL-over-HTTP body and the caller's headers
+/// that the forwarding rules let through.
+pub struct SubgraphRequest {
+    /// `{"query": ..., "variables": ...}` as JSON bytes.
+    pub body: Bytes,
+    /// Headers forwarded from the client request.
+    pub headers: Arc<Vec<(axum::http::HeaderName, axum::http::HeaderValue)>>,
+}
+
+/// A subgraph's answer: status and raw body, parsed once by the executor.
+pub struct SubgraphResponse {
+    /// HTTP status (200 for in-process calls).
+    pub status: u16,
+    /// The response body, expected to be a GraphQL response in JSON.
+    pub body: Bytes,
+}
+
+/// Why a subgraph could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// No answer within the subgraph's timeout.
+    #[error("the request to the subgraph timed out")]
+    Timeout,
+    /// Connection refused, reset, or another network failure.
+    #[error("the subgraph could not be reached: {0}")]
+    Unreachable(String),
+    /// An in-process subgraph failed to execute.
+    #[error("the in-process subgraph failed: {0}")]
+    InProcess(String),
+}
+
+/// Sends GraphQL requests to one subgraph.
+pub trait Transport: Send + Sync {
+    /// Sends one request and returns the subgraph's raw answer.
+    fn send(&self, request: SubgraphRequest) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>>;
+}

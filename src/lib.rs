@@ -1,0 +1,10 @@
+//! The whole Tributary stack in one process: every domain subgraph on loopback, each with its
+//! own database (SQLite files under `./data` by default, or one PostgreSQL schema each).
+//!
+//! This crate only wires things together: it binds listeners, hands each subgraph its
+//! database and its peers, and shuts everything down on one token. It holds no domain logic
+//! and no federation logic; those live in the subgraph crates and the gateway.
+
+pub mod stack;
+
+pub use stack::{Backend, Stack, StackConfig, SUBGRAPHS};
