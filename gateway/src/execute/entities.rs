@@ -82,10 +82,9 @@ impl Batch {
                 self.walk(value, rest, trail, requires, rewrites, api);
             }
             Some((FlattenNodePathSegment::TypeCondition(types), rest)) => {
+                // An object without `__typename` passes the condition.
                 let typename = object.get("__typename").and_then(Value::as_str);
-                let matches = typename.is_some_and(|t| {
-                    types.contains(t) || types.iter().any(|c| api.is_possible_type(c, t))
-                });
+                let matches = typename.is_none_or(|t| types.iter().any(|c| api.is_possible_type(c, t)));
                 if matches {
                     self.walk(value, rest, trail, requires, rewrites, api);
                 }
@@ -112,7 +111,7 @@ impl Batch {
         representation.insert("__typename".into(), Value::String(typename.to_owned()));
         let mut representation = Value::Object(representation);
         if let Some(rewrites) = rewrites {
-            apply_input_rewrites(&mut representation, rewrites);
+            apply_input_rewrites(&mut representation, rewrites, api);
         }
         let key = representation.to_string();
         let index = match self.seen.get(&key) {
@@ -155,8 +154,9 @@ fn project(
         match item {
             SelectionItem::Field(field) => {
                 matched = true;
+                // Looked up by field name, then by response key; written under the response key.
                 let key = field.alias.as_deref().unwrap_or(&field.name);
-                let Some(value) = source.get(key) else {
+                let Some(value) = source.get(&field.name).or_else(|| source.get(key)) else {
                     continue;
                 };
                 let projected = if field.selections.items.is_empty() {
@@ -164,16 +164,17 @@ fn project(
                 } else {
                     project_value(value, &field.selections, api)
                 };
-                match out.get_mut(&field.name) {
+                match out.get_mut(key) {
                     Some(existing @ Value::Object(_)) => deep_merge(existing, projected, api),
                     _ => {
-                        out.insert(field.name.clone(), projected);
+                        out.insert(key.to_owned(), projected);
                     }
                 }
             }
             SelectionItem::InlineFragment(fragment) => {
-                let applies = fragment.type_condition == typename
-                    || api.is_possible_type(&fragment.type_condition, typename);
+                let condition = fragment.type_condition.as_str();
+                let applies = api.is_possible_type(condition, typename)
+                    || api.is_possible_type(typename, condition);
                 if applies {
                     project(source, typename, &fragment.selections, out, api);
                     matched = true;
@@ -334,7 +335,7 @@ impl<'a> Execution<'a> {
         };
         if let Some(rewrites) = rewrites {
             for result in &mut results {
-                apply_output_rewrites(result, rewrites);
+                apply_output_rewrites(result, rewrites, api);
             }
         }
         let mut data = super::lock(&self.data);

@@ -34,10 +34,10 @@ impl<'a> Execution<'a> {
             self.errors(errors.into_iter().map(|e| with_service(e, service, None)));
         }
         if let Some(mut data) = body.data.filter(Value::is_object) {
-            if let Some(rewrites) = &fetch.output_rewrites {
-                apply_output_rewrites(&mut data, rewrites);
-            }
             let api = self.supergraph.api();
+            if let Some(rewrites) = &fetch.output_rewrites {
+                apply_output_rewrites(&mut data, rewrites, api);
+            }
             deep_merge(&mut super::lock(&self.data), data, api);
         }
     }

@@ -47,10 +47,14 @@ fn keeps_typename(existing: &Value, new: &Value, api: &ApiSchema) -> bool {
 }
 
 /// Applies the planner's input rewrites (value setters) to one representation.
-pub(super) fn apply_input_rewrites(representation: &mut Value, rewrites: &[FetchRewrite]) {
+pub(super) fn apply_input_rewrites(
+    representation: &mut Value,
+    rewrites: &[FetchRewrite],
+    api: &ApiSchema,
+) {
     for rewrite in rewrites {
         if let FetchRewrite::ValueSetter(setter) = rewrite {
-            walk(representation, &setter.path, &mut |object, key| {
+            walk(representation, &setter.path, api, &mut |object, key| {
                 object.insert(key.to_owned(), Value::String(setter.set_value_to.clone()));
             });
         }
@@ -58,10 +62,13 @@ pub(super) fn apply_input_rewrites(representation: &mut Value, rewrites: &[Fetch
 }
 
 /// Applies the planner's output rewrites (key renames) to a fetched value.
-pub(super) fn apply_output_rewrites(value: &mut Value, rewrites: &[FetchRewrite]) {
+pub(super) fn apply_output_rewrites(value: &mut Value, rewrites: &[FetchRewrite], api: &ApiSchema) {
     for rewrite in rewrites {
         if let FetchRewrite::KeyRenamer(renamer) = rewrite {
-            walk(value, &renamer.path, &mut |object, key| {
+            walk(value, &renamer.path, api, &mut |object, key| {
+                if key == renamer.rename_key_to {
+                    return;
+                }
                 if let Some(found) = object.remove(key) {
                     object.insert(renamer.rename_key_to.clone(), found);
                 }
@@ -75,11 +82,12 @@ pub(super) fn apply_output_rewrites(value: &mut Value, rewrites: &[FetchRewrite]
 fn walk(
     value: &mut Value,
     path: &[FetchNodePathSegment],
+    api: &ApiSchema,
     at_last: &mut dyn FnMut(&mut serde_json::Map<String, Value>, &str),
 ) {
     if let Value::Array(items) = value {
         for item in items {
-            walk(item, path, at_last);
+            walk(item, path, api, at_last);
         }
         return;
     }
@@ -91,19 +99,20 @@ fn walk(
     };
     match segment {
         FetchNodePathSegment::TypenameEquals(types) => {
-            let matches = object
-                .get("__typename")
-                .and_then(Value::as_str)
-                .is_some_and(|t| types.contains(t));
+            // An object without `__typename` passes, as does one of a type the set covers.
+            let matches = match object.get("__typename").and_then(Value::as_str) {
+                None => true,
+                Some(t) => types.iter().any(|c| api.is_possible_type(c, t)),
+            };
             if matches {
-                walk(value, rest, at_last);
+                walk(value, rest, api, at_last);
             }
         }
         FetchNodePathSegment::Key(key) => {
             if rest.is_empty() {
                 at_last(object, key);
             } else if let Some(child) = object.get_mut(key) {
-                walk(child, rest, at_last);
+                walk(child, rest, api, at_last);
             }
         }
     }
