@@ -244,14 +244,16 @@ impl<'a> Writer<'a> {
                 let Value::Object(object) = value else {
                     return Err(Null);
                 };
+                // Without a `__typename` the object is taken as the field's own type, even an
+                // abstract one; with a foreign one it cannot be shown here.
                 let concrete = match object.get("__typename").and_then(Value::as_str) {
                     Some(typename) if self.api.is_possible_type(name, typename) => typename,
                     Some(_) if kind == TypeKind::Object => name,
-                    None if kind == TypeKind::Object => name,
-                    _ => {
+                    Some(_) => {
                         let _ = context;
                         return Err(Null);
                     }
+                    None => name,
                 };
                 let concrete = concrete.to_owned();
                 self.write_object(object, &concrete, sets)
