@@ -140,8 +140,8 @@ impl Batch {
     }
 }
 
-/// Copies the fields `selection` asks for from `source` into `out`; returns whether any
-/// fragment applied to `typename` (an entity no fragment applies to is not for this fetch).
+/// Copies the fields `selection` asks for from `source` into `out`; returns whether any field
+/// other than `__typename` was copied (an entity with nothing to send is not for this fetch).
 fn project(
     source: &Map<String, Value>,
     typename: &str,
@@ -153,7 +153,6 @@ fn project(
     for item in &selection.items {
         match item {
             SelectionItem::Field(field) => {
-                matched = true;
                 // Looked up by field name, then by response key; written under the response key.
                 let key = field.alias.as_deref().unwrap_or(&field.name);
                 let Some(value) = source.get(&field.name).or_else(|| source.get(key)) else {
@@ -164,6 +163,7 @@ fn project(
                 } else {
                     project_value(value, &field.selections, api)
                 };
+                matched |= field.name != "__typename";
                 match out.get_mut(key) {
                     Some(existing @ Value::Object(_)) => deep_merge(existing, projected, api),
                     _ => {
@@ -176,8 +176,7 @@ fn project(
                 let applies = api.is_possible_type(condition, typename)
                     || api.is_possible_type(typename, condition);
                 if applies {
-                    project(source, typename, &fragment.selections, out, api);
-                    matched = true;
+                    matched |= project(source, typename, &fragment.selections, out, api);
                 }
             }
             SelectionItem::FragmentSpread(_) => {}
