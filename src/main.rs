@@ -17,6 +17,9 @@ struct Args {
     /// First subgraph port; accounts, catalog, reviews, inventory and orders follow in order.
     #[arg(long, env = "TRIBUTARY_SUBGRAPH_PORT", default_value_t = 4101)]
     subgraph_port: u16,
+    /// Port of the federation router in front of the subgraphs.
+    #[arg(long, env = "TRIBUTARY_GATEWAY_PORT", default_value_t = 4000)]
+    gateway_port: u16,
     /// Folder of the SQLite files (used unless --database-url names PostgreSQL).
     #[arg(long, env = "TRIBUTARY_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
@@ -62,12 +65,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let stack = Stack::start(StackConfig {
         host: args.host,
         base_port: Some(args.subgraph_port),
+        gateway_port: Some(args.gateway_port),
         backend,
         reset: args.reset,
         jwt_secret: args.jwt_secret,
     })
     .await?;
-    println!("Tributary is up. Subgraphs:");
+    println!("Tributary is up.");
+    if let Some(url) = stack.gateway_url() {
+        println!("  router     {url}  (GraphiQL in a browser)");
+    }
+    println!("Subgraphs:");
     for (name, url) in stack.urls() {
         println!("  {name:<10} {url}");
     }

@@ -5,8 +5,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use anyhow::Context as _;
 use subgraph_kit::{Auth, Peers, Running, StartOptions, Subgraph};
+use tributary_gateway::{Config as GatewayConfig, Engine, Supergraph};
+use tributary_schema::SubgraphSource;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +39,8 @@ pub struct StackConfig {
     /// The first subgraph's port, the others following in [`SUBGRAPHS`] order; `None` picks
     /// free ports (for tests).
     pub base_port: Option<u16>,
+    /// The federation router's port; `None` picks a free port.
+    pub gateway_port: Option<u16>,
     /// Where data lives.
     pub backend: Backend,
     /// Drop all data and reseed.
@@ -46,6 +52,7 @@ pub struct StackConfig {
 /// The running stack.
 pub struct Stack {
     subgraphs: Vec<Running>,
+    gateway: Option<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)>,
     shutdown: CancellationToken,
     backend: Backend,
 }
@@ -71,6 +78,7 @@ impl Stack {
         let shutdown = CancellationToken::new();
         let mut stack = Stack {
             subgraphs: Vec::new(),
+            gateway: None,
             shutdown: shutdown.clone(),
             backend: config.backend.clone(),
         };
@@ -105,7 +113,47 @@ impl Stack {
                 }
             }
         }
-        Ok(stack)
+        match stack.start_gateway(&config).await {
+            Ok(()) => Ok(stack),
+            Err(err) => {
+                stack.stop().await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Composes the running subgraphs into a supergraph and serves it with the engine.
+    async fn start_gateway(&mut self, config: &StackConfig) -> anyhow::Result<()> {
+        let sources: Vec<SubgraphSource> = self
+            .subgraphs
+            .iter()
+            .map(|s| SubgraphSource::new(s.name, s.url(), sdl_of(s.name)))
+            .collect();
+        let sdl = tributary_schema::compose(&sources).context("composing the supergraph")?;
+        let supergraph = Supergraph::from_sdl(&sdl).context("loading the supergraph")?;
+        let engine = Engine::new(supergraph, GatewayConfig::default(), Default::default())
+            .context("starting the engine")?;
+        let addr = SocketAddr::new(config.host, config.gateway_port.unwrap_or(0));
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("gateway: binding {addr}"))?;
+        let addr = listener.local_addr()?;
+        let app = tributary_gateway::http::router(Arc::new(engine));
+        let task = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(self.shutdown.clone().cancelled_owned())
+                .into_future(),
+        );
+        tracing::info!(%addr, "federation router serving");
+        self.gateway = Some((addr, task));
+        Ok(())
+    }
+
+    /// The federation router's GraphQL URL.
+    pub fn gateway_url(&self) -> Option<String> {
+        self.gateway
+            .as_ref()
+            .map(|(addr, _)| format!("http://{addr}/graphql"))
     }
 
     /// The GraphQL URL of subgraph `name`.
@@ -129,6 +177,13 @@ impl Stack {
     /// Stops every server, letting in-flight requests finish.
     pub async fn stop(self) {
         self.shutdown.cancel();
+        if let Some((_, task)) = self.gateway {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => tracing::warn!(error = %err, "gateway ended with an error"),
+                Err(err) => tracing::warn!(error = %err, "gateway task failed"),
+            }
+        }
         for running in self.subgraphs {
             match running.task.await {
                 Ok(Ok(())) => {}
@@ -136,6 +191,18 @@ impl Stack {
                 Err(err) => tracing::warn!(subgraph = running.name, error = %err, "server task failed"),
             }
         }
+    }
+}
+
+/// The SDL of a domain subgraph, from its library.
+pub fn sdl_of(name: &str) -> String {
+    match name {
+        "accounts" => subgraph_accounts::Accounts::sdl(),
+        "catalog" => subgraph_catalog::Catalog::sdl(),
+        "reviews" => subgraph_reviews::Reviews::sdl(),
+        "inventory" => subgraph_inventory::Inventory::sdl(),
+        "orders" => subgraph_orders::Orders::sdl(),
+        _ => String::new(),
     }
 }
 

@@ -89,12 +89,12 @@ impl TestStack {
         self.pg.is_some()
     }
 
-    /// The GraphQL URL of subgraph `name`.
+    /// The GraphQL URL of subgraph `name`, or of the federation router for `"gateway"`.
     pub fn url(&self, name: &str) -> String {
         self.stack
             .as_ref()
-            .and_then(|s| s.url(name))
-            .unwrap_or_else(|| panic!("no subgraph named {name}"))
+            .and_then(|s| if name == "gateway" { s.gateway_url() } else { s.url(name) })
+            .unwrap_or_else(|| panic!("no server named {name}"))
     }
 
     /// The pooled HTTP client, for requests the helpers below do not cover.
@@ -166,6 +166,7 @@ async fn start(backend: Backend) -> Stack {
     Stack::start(StackConfig {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         base_port: None,
+        gateway_port: None,
         backend,
         reset: false,
         jwt_secret: TEST_SECRET.to_owned(),

@@ -1,0 +1,63 @@
+//! The orders subgraph: checkout, order history and cancellation.
+//!
+//! It owns the `orders` and `order_lines` tables, defines `Order` (an entity keyed by `id`),
+//! extends the accounts subgraph's `User` with `orders`, and references the catalog's
+//! `Product` by id only. Prices are never taken from the client: checkout asks the catalog
+//! subgraph for them, and reserves stock through the inventory subgraph's internal
+//! `reserveStock` with a service token, so orders never reads another subgraph's tables.
+//! Every operation acts for the signed-in user only; an order still being checked out
+//! (`PENDING`) is invisible.
+//!
+//! # Layout
+//! - `checkout`: `checkout` (idempotent per customer and key) and `cancelOrder`.
+//! - `resolve`: `Order`, `OrderLine`, `User.orders`, the queries and their batch loaders.
+//! - `upstream`: the calls to catalog and inventory.
+//! - `entity`, `migration`, `seed`: tables, their migrations and the demo orders.
+
+mod checkout;
+mod entity;
+mod migration;
+mod resolve;
+mod seed;
+mod upstream;
+
+use async_graphql::{EmptySubscription, Schema};
+use subgraph_kit::{Deps, Subgraph};
+
+pub use checkout::Mutation;
+pub use resolve::Query;
+
+/// The orders subgraph's schema type.
+pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// The orders subgraph, for the kit to run.
+pub struct Orders;
+
+impl Subgraph for Orders {
+    const NAME: &'static str = "orders";
+    const DEFAULT_PORT: u16 = 4105;
+    type Migrator = migration::Migrator;
+
+    fn sdl() -> String {
+        subgraph_kit::federation_sdl(&builder().finish())
+    }
+
+    async fn seed(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+        seed::seed(db).await
+    }
+
+    fn executor(deps: Deps) -> impl async_graphql::Executor {
+        let (orders, lines, customer_orders) = resolve::loaders(&deps.db);
+        builder()
+            .data(orders)
+            .data(lines)
+            .data(customer_orders)
+            .data(upstream::Upstream::new(deps.peers, deps.auth))
+            .data(deps.db)
+            .finish()
+    }
+}
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    subgraph_kit::harden(Schema::build(Query, Mutation, EmptySubscription))
+}

@@ -1,0 +1,259 @@
+//! Reserving and releasing stock for orders: internal mutations, hidden from clients by
+//! `@inaccessible` and guarded by the `inventory:reserve` scope.
+//!
+//! A reservation is all-or-nothing and keyed by the caller's id, so a retried call never
+//! reserves twice: its rows are inserted first (which also takes SQLite's write lock), then
+//! each product's stock is decremented with one conditional `UPDATE` that cannot go below
+//! zero, so concurrent reservations can never oversell.
+
+use std::collections::BTreeMap;
+
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
+    TransactionTrait, TryInsertResult,
+};
+use subgraph_kit::auth::require_scope;
+use subgraph_kit::{Code, ResultExt, error, input};
+
+use crate::entity::{reservation, stock};
+
+/// The scope a token needs to reserve or release stock.
+pub(crate) const RESERVE_SCOPE: &str = "inventory:reserve";
+
+/// The longest reservation id accepted (the column's width).
+const MAX_RESERVATION_ID: usize = 128;
+/// The most lines one reservation may hold.
+const MAX_LINES: usize = 100;
+/// The most units of one product one reservation may hold.
+const MAX_QUANTITY: i32 = 10_000;
+
+/// One product and how many of its units to reserve.
+#[derive(InputObject)]
+#[graphql(inaccessible)]
+pub(crate) struct StockLineInput {
+    /// The catalog product's id.
+    product_id: ID,
+    /// Units to reserve, at least 1.
+    quantity: i32,
+}
+
+/// Mutations of the inventory subgraph, for the orders subgraph only.
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Reserves every line or none (`INSUFFICIENT_STOCK`, `NOT_FOUND` for a product without
+    /// stock). Calling it again with the same `reservationId` and lines returns true without
+    /// reserving twice; the same id with other lines is a `CONFLICT`.
+    #[graphql(inaccessible)]
+    async fn reserve_stock(
+        &self,
+        ctx: &Context<'_>,
+        reservation_id: String,
+        #[graphql(inaccessible)] lines: Vec<StockLineInput>,
+    ) -> async_graphql::Result<bool> {
+        require_scope(ctx, RESERVE_SCOPE)?;
+        let reservation_id = checked_reservation_id(&reservation_id)?;
+        let lines = checked_lines(&lines)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        reserve(db, reservation_id, &lines).await
+    }
+
+    /// Returns a reservation's units to stock. True when the reservation exists (released now
+    /// or by an earlier call), false when there is none with this id.
+    #[graphql(inaccessible)]
+    async fn release_stock(
+        &self,
+        ctx: &Context<'_>,
+        reservation_id: String,
+    ) -> async_graphql::Result<bool> {
+        require_scope(ctx, RESERVE_SCOPE)?;
+        let reservation_id = checked_reservation_id(&reservation_id)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        release(db, reservation_id)
+            .await
+            .internal("releasing stock")
+    }
+}
+
+fn checked_reservation_id(raw: &str) -> async_graphql::Result<&str> {
+    input::text(raw, "reservationId", MAX_RESERVATION_ID)
+}
+
+/// Validates the lines and merges those naming the same product, ordered by product id so
+/// concurrent reservations lock stock rows in the same order.
+fn checked_lines(lines: &[StockLineInput]) -> async_graphql::Result<BTreeMap<i64, i32>> {
+    if lines.is_empty() || lines.len() > MAX_LINES {
+        return Err(error(
+            Code::BadUserInput,
+            format!("`lines` must hold 1 to {MAX_LINES} lines"),
+        ));
+    }
+    let mut merged = BTreeMap::new();
+    for line in lines {
+        let product_id = input::id(&line.product_id, "productId")?;
+        let total: &mut i32 = merged.entry(product_id).or_default();
+        *total = total.saturating_add(line.quantity);
+        if line.quantity < 1 || *total > MAX_QUANTITY {
+            return Err(error(
+                Code::BadUserInput,
+                format!("`quantity` must be between 1 and {MAX_QUANTITY} per product"),
+            ));
+        }
+    }
+    Ok(merged)
+}
+
+/// What a reservation attempt found out inside its transaction.
+enum Outcome {
+    Reserved,
+    AlreadyReserved,
+    Conflict,
+    Short(i64),
+}
+
+async fn reserve(
+    db: &DatabaseConnection,
+    reservation_id: &str,
+    lines: &BTreeMap<i64, i32>,
+) -> async_graphql::Result<bool> {
+    let outcome = reserve_in_transaction(db, reservation_id, lines)
+        .await
+        .internal("reserving stock")?;
+    match outcome {
+        Outcome::Reserved | Outcome::AlreadyReserved => Ok(true),
+        Outcome::Conflict => Err(error(
+            Code::Conflict,
+            "this reservation id was already used for other lines",
+        )),
+        Outcome::Short(product_id) => {
+            let known = stock::Entity::find_by_id(product_id)
+                .one(db)
+                .await
+                .internal("checking a product's stock")?
+                .is_some();
+            if known {
+                Err(error(
+                    Code::InsufficientStock,
+                    format!("not enough stock of product {product_id}"),
+                ))
+            } else {
+                Err(error(
+                    Code::NotFound,
+                    format!("no stock is kept for product {product_id}"),
+                ))
+            }
+        }
+    }
+}
+
+async fn reserve_in_transaction(
+    db: &DatabaseConnection,
+    reservation_id: &str,
+    lines: &BTreeMap<i64, i32>,
+) -> Result<Outcome, DbErr> {
+    let txn = db.begin().await?;
+    // The first statement writes, so SQLite takes its write lock now and a concurrent
+    // reservation waits for it instead of failing on a read-to-write upgrade. On PostgreSQL
+    // a concurrent insert of the same id waits here for this transaction to end.
+    let now = Utc::now();
+    let rows = lines
+        .iter()
+        .map(|(product_id, quantity)| reservation::ActiveModel {
+            reservation_id: Set(reservation_id.to_owned()),
+            product_id: Set(*product_id),
+            quantity: Set(*quantity),
+            released: Set(false),
+            created_at: Set(now),
+        });
+    let inserted = match reservation::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([
+            reservation::Column::ReservationId,
+            reservation::Column::ProductId,
+        ])
+        .exec_without_returning(&txn)
+        .await?
+    {
+        TryInsertResult::Inserted(count) => count,
+        TryInsertResult::Conflicted | TryInsertResult::Empty => 0,
+    };
+    if inserted == 0 {
+        let existing: BTreeMap<i64, i32> = reservation::Entity::find()
+            .filter(reservation::Column::ReservationId.eq(reservation_id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|row| (row.product_id, row.quantity))
+            .collect();
+        txn.rollback().await?;
+        return Ok(if &existing == lines {
+            Outcome::AlreadyReserved
+        } else {
+            Outcome::Conflict
+        });
+    }
+    if inserted != lines.len() as u64 {
+        txn.rollback().await?;
+        return Ok(Outcome::Conflict);
+    }
+    for (product_id, quantity) in lines {
+        let updated = stock::Entity::update_many()
+            .col_expr(
+                stock::Column::Quantity,
+                Expr::col(stock::Column::Quantity).sub(*quantity),
+            )
+            .filter(stock::Column::ProductId.eq(*product_id))
+            .filter(stock::Column::Quantity.gte(*quantity))
+            .exec(&txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            txn.rollback().await?;
+            return Ok(Outcome::Short(*product_id));
+        }
+    }
+    txn.commit().await?;
+    Ok(Outcome::Reserved)
+}
+
+async fn release(db: &DatabaseConnection, reservation_id: &str) -> Result<bool, DbErr> {
+    // A reservation's rows never change except for `released`, so reading them before the
+    // transaction is safe; each row is then flipped with a conditional update, and only the
+    // call that flips it puts its units back.
+    let rows = reservation::Entity::find()
+        .filter(reservation::Column::ReservationId.eq(reservation_id))
+        .all(db)
+        .await?;
+    if rows.is_empty() {
+        return Ok(false);
+    }
+    let mut open: Vec<_> = rows.into_iter().filter(|row| !row.released).collect();
+    if open.is_empty() {
+        return Ok(true);
+    }
+    open.sort_by_key(|row| row.product_id);
+    let txn = db.begin().await?;
+    for row in open {
+        let flipped = reservation::Entity::update_many()
+            .col_expr(reservation::Column::Released, Expr::value(true))
+            .filter(reservation::Column::ReservationId.eq(reservation_id))
+            .filter(reservation::Column::ProductId.eq(row.product_id))
+            .filter(reservation::Column::Released.eq(false))
+            .exec(&txn)
+            .await?;
+        if flipped.rows_affected == 1 {
+            stock::Entity::update_many()
+                .col_expr(
+                    stock::Column::Quantity,
+                    Expr::col(stock::Column::Quantity).add(row.quantity),
+                )
+                .filter(stock::Column::ProductId.eq(row.product_id))
+                .exec(&txn)
+                .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(true)
+}

@@ -1,0 +1,62 @@
+//! The `orders` and `order_lines` tables.
+
+// sea-orm's derives generate `pub` items, so the modules are private and the lint is quiet here.
+#[allow(unreachable_pub)]
+pub(crate) mod order {
+    use sea_orm::entity::prelude::*;
+
+    /// An order is `PENDING` while checkout reserves its stock (never shown to clients), then
+    /// `PLACED`, and `CANCELLED` once its customer cancels it.
+    pub const PENDING: &str = "PENDING";
+    /// Stock is reserved and the order stands.
+    pub const PLACED: &str = "PLACED";
+    /// Cancelled by its customer; its stock went back.
+    pub const CANCELLED: &str = "CANCELLED";
+
+    /// One checkout; unique per customer and idempotency key.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "orders")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub customer_id: i64,
+        pub idempotency_key: String,
+        /// The merged request lines in canonical form (`3x2,5x1`), to tell a retry of this
+        /// checkout from a reuse of its key for other lines.
+        pub request_lines: String,
+        pub status: String,
+        pub total_cents: i32,
+        pub currency: String,
+        pub created_at: DateTimeUtc,
+        /// While `PENDING`: until when (Unix milliseconds) the checkout that holds the order
+        /// may finish it undisturbed; once past, the next retry takes it over. Unused after.
+        pub lease_expires_ms: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[allow(unreachable_pub)]
+pub(crate) mod order_line {
+    use sea_orm::entity::prelude::*;
+
+    /// One product of an order, at the price the catalog quoted at checkout.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_lines")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub order_id: i64,
+        pub product_id: i64,
+        pub quantity: i32,
+        pub unit_price_cents: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

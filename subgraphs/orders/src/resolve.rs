@@ -1,0 +1,329 @@
+//! The orders schema's read side: `Order`, its lines, the `User.orders` extension and the
+//! queries, each nested list loaded once per batch.
+//!
+//! A `PENDING` order (checkout still reserving its stock) is never shown: every read filters
+//! it out, so a client sees an order only once it is `PLACED`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use subgraph_kit::auth::require_user;
+use subgraph_kit::{Caller, Code, ResultExt, error, input};
+
+use crate::entity::{order, order_line};
+
+/// The most orders one page may hold.
+const MAX_PAGE: i32 = 100;
+
+/// Loads visible orders by id in one query per batch.
+pub(crate) struct OrderLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<i64> for OrderLoader {
+    type Value = order::Model;
+    type Error = Arc<DbErr>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, order::Model>, Self::Error> {
+        let rows = order::Entity::find()
+            .filter(order::Column::Id.is_in(keys.iter().copied()))
+            .filter(order::Column::Status.ne(order::PENDING))
+            .all(&self.db)
+            .await?;
+        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+    }
+}
+
+/// Loads the lines of many orders in one query per batch, each order's in product order.
+pub(crate) struct LinesLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<i64> for LinesLoader {
+    type Value = Vec<order_line::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[i64],
+    ) -> Result<HashMap<i64, Vec<order_line::Model>>, Self::Error> {
+        let rows = order_line::Entity::find()
+            .filter(order_line::Column::OrderId.is_in(keys.iter().copied()))
+            .order_by_asc(order_line::Column::OrderId)
+            .order_by_asc(order_line::Column::ProductId)
+            .all(&self.db)
+            .await?;
+        let mut by_order: HashMap<i64, Vec<order_line::Model>> = HashMap::with_capacity(keys.len());
+        for row in rows {
+            by_order.entry(row.order_id).or_default().push(row);
+        }
+        Ok(by_order)
+    }
+}
+
+/// Loads customers' newest visible orders, keyed by (customer id, page size), in one query per
+/// batch whatever the mix of customers and page sizes.
+pub(crate) struct CustomerOrdersLoader {
+    db: DatabaseConnection,
+}
+
+impl Loader<(i64, u64)> for CustomerOrdersLoader {
+    type Value = Vec<order::Model>;
+    type Error = Arc<DbErr>;
+
+    async fn load(
+        &self,
+        keys: &[(i64, u64)],
+    ) -> Result<HashMap<(i64, u64), Vec<order::Model>>, Self::Error> {
+        let rows = order::Entity::find()
+            .filter(order::Column::CustomerId.is_in(keys.iter().map(|(customer, _)| *customer)))
+            .filter(order::Column::Status.ne(order::PENDING))
+            .order_by_desc(order::Column::CreatedAt)
+            .order_by_desc(order::Column::Id)
+            .all(&self.db)
+            .await?;
+        let mut by_customer: HashMap<i64, Vec<order::Model>> = HashMap::new();
+        for row in rows {
+            by_customer.entry(row.customer_id).or_default().push(row);
+        }
+        Ok(keys
+            .iter()
+            .map(|key @ (customer, limit)| {
+                let mut page = by_customer.get(customer).cloned().unwrap_or_default();
+                page.truncate(usize::try_from(*limit).unwrap_or(usize::MAX));
+                (*key, page)
+            })
+            .collect())
+    }
+}
+
+/// The loaders the orders schema needs, all on one database.
+pub(crate) fn loaders(
+    db: &DatabaseConnection,
+) -> (
+    DataLoader<OrderLoader>,
+    DataLoader<LinesLoader>,
+    DataLoader<CustomerOrdersLoader>,
+) {
+    (
+        subgraph_kit::loader(OrderLoader { db: db.clone() }),
+        subgraph_kit::loader(LinesLoader { db: db.clone() }),
+        subgraph_kit::loader(CustomerOrdersLoader { db: db.clone() }),
+    )
+}
+
+/// Where an order stands.
+#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OrderStatus {
+    /// Stock is reserved; the order stands.
+    Placed,
+    /// Cancelled by its customer; the stock went back to inventory.
+    Cancelled,
+}
+
+/// A customer's order, at the prices the catalog quoted when it was placed.
+pub(crate) struct Order(pub(crate) order::Model);
+
+#[Object(name = "Order")]
+impl Order {
+    /// The order's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Where the order stands.
+    async fn status(&self) -> async_graphql::Result<OrderStatus> {
+        match self.0.status.as_str() {
+            order::PLACED => Ok(OrderStatus::Placed),
+            order::CANCELLED => Ok(OrderStatus::Cancelled),
+            other => Err(other).internal("reading an order's status"),
+        }
+    }
+
+    /// What was ordered, one line per product, in product id order.
+    async fn lines(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderLine>> {
+        let lines = ctx
+            .data::<DataLoader<LinesLoader>>()?
+            .load_one(self.0.id)
+            .await
+            .internal("loading order lines")?
+            .unwrap_or_default();
+        Ok(lines.into_iter().map(OrderLine).collect())
+    }
+
+    /// The sum of the line totals, in cents.
+    async fn total_cents(&self) -> i32 {
+        self.0.total_cents
+    }
+
+    /// The ISO 4217 currency of every amount in the order.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+
+    /// When the order was placed.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Who placed the order.
+    async fn customer(&self) -> User {
+        User {
+            id: self.0.customer_id,
+        }
+    }
+}
+
+/// One product of an order.
+pub(crate) struct OrderLine(order_line::Model);
+
+#[Object(name = "OrderLine")]
+impl OrderLine {
+    /// The product ordered.
+    async fn product(&self) -> Product {
+        Product {
+            id: ID(self.0.product_id.to_string()),
+        }
+    }
+
+    /// Units ordered.
+    async fn quantity(&self) -> i32 {
+        self.0.quantity
+    }
+
+    /// The catalog's price per unit when the order was placed, in cents.
+    async fn unit_price_cents(&self) -> i32 {
+        self.0.unit_price_cents
+    }
+
+    /// `quantity × unitPriceCents`.
+    async fn line_total_cents(&self) -> i32 {
+        self.0.quantity.saturating_mul(self.0.unit_price_cents)
+    }
+}
+
+/// A catalog product, referenced by id; the catalog subgraph resolves everything else.
+#[derive(SimpleObject)]
+#[graphql(name = "Product", unresolvable = "id")]
+pub(crate) struct Product {
+    /// The product's id.
+    id: ID,
+}
+
+/// A user of the accounts subgraph, extended with their orders.
+pub(crate) struct User {
+    id: i64,
+}
+
+#[Object(name = "User")]
+impl User {
+    /// The user's id.
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    /// The user's newest orders first; only the user themselves may read them.
+    async fn orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Order>> {
+        let caller = require_user(ctx)?;
+        if caller != self.id {
+            return Err(error(
+                Code::Forbidden,
+                "only the user themselves may read their orders",
+            ));
+        }
+        let limit = input::page_size(first.unwrap_or(10), MAX_PAGE)?;
+        let orders = ctx
+            .data::<DataLoader<CustomerOrdersLoader>>()?
+            .load_one((self.id, limit))
+            .await
+            .internal("loading a user's orders")?
+            .unwrap_or_default();
+        Ok(orders.into_iter().map(Order).collect())
+    }
+}
+
+/// Queries of the orders subgraph.
+pub struct Query;
+
+#[Object]
+impl Query {
+    /// The caller's orders, newest first.
+    async fn my_orders(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: Option<i32>,
+    ) -> async_graphql::Result<Vec<Order>> {
+        let customer = require_user(ctx)?;
+        let limit = input::page_size(first.unwrap_or(20), MAX_PAGE)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let rows = order::Entity::find()
+            .filter(order::Column::CustomerId.eq(customer))
+            .filter(order::Column::Status.ne(order::PENDING))
+            .order_by_desc(order::Column::CreatedAt)
+            .order_by_desc(order::Column::Id)
+            .limit(limit)
+            .all(db)
+            .await
+            .internal("listing orders")?;
+        Ok(rows.into_iter().map(Order).collect())
+    }
+
+    /// One of the caller's orders; null when there is none with this id or it is someone else's.
+    async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
+        let customer = require_user(ctx)?;
+        let Some(id) = input::lookup_id(&id) else {
+            return Ok(None);
+        };
+        let found = load_order(ctx, id).await?;
+        Ok(found
+            .filter(|order| order.customer_id == customer)
+            .map(Order))
+    }
+
+    /// Resolves `Order` references for the gateway: an order is visible to its customer and to
+    /// other subgraphs (service tokens), and null to everyone else.
+    #[graphql(entity)]
+    async fn find_order_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<Order>> {
+        let Some(id) = input::lookup_id(&id) else {
+            return Ok(None);
+        };
+        let Some(claims) = ctx
+            .data_opt::<Caller>()
+            .and_then(|caller| caller.claims.as_ref())
+        else {
+            return Ok(None);
+        };
+        let found = load_order(ctx, id).await?;
+        let is_service = claims.sub.starts_with("service:");
+        Ok(found
+            .filter(|order| is_service || claims.sub == order.customer_id.to_string())
+            .map(Order))
+    }
+
+    /// Resolves `User` references so the gateway can ask for `orders`.
+    #[graphql(entity)]
+    async fn find_user_by_id(&self, id: ID) -> Option<User> {
+        input::lookup_id(&id).map(|id| User { id })
+    }
+}
+
+async fn load_order(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<order::Model>> {
+    ctx.data::<DataLoader<OrderLoader>>()?
+        .load_one(id)
+        .await
+        .internal("loading an order")
+}
