@@ -9,7 +9,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Map, Value, json};
 
 use crate::config::Config;
-use crate::execute::{self, Subgraphs};
+use crate::execute::{self, CacheHint, Subgraphs};
+use crate::http::persisted::{Manifest, Persisted};
+use crate::prepare::planner::AstValue;
 use crate::prepare::{OperationType, PrepareError, Preparer, variables};
 use crate::supergraph::{Supergraph, SupergraphError};
 use crate::transport::{HttpTransport, Transport};
@@ -26,6 +28,9 @@ pub struct GraphqlRequest {
     pub variables: Option<Map<String, Value>>,
     /// Protocol extensions (persisted queries).
     pub extensions: Option<Map<String, Value>>,
+    /// The id of a persisted operation (`documentId`, or `id` in a GET query string).
+    #[serde(alias = "id")]
+    pub document_id: Option<String>,
 }
 
 /// How the request was carried, which decides what it may do.
@@ -45,6 +50,8 @@ pub struct EngineResponse {
     pub rejected: Option<Rejection>,
     /// How many subgraph requests were made.
     pub fetches: usize,
+    /// The `Cache-Control` this response may carry (`no-store` when it may not be cached).
+    pub cache_control: String,
 }
 
 /// Why a request was refused before execution; decides the HTTP status.
@@ -67,6 +74,7 @@ struct Version {
 pub struct Engine {
     current: ArcSwap<Version>,
     preparer: Preparer,
+    persisted: Persisted,
     config: Config,
     local: HashMap<String, Arc<dyn Transport>>,
     forward: Vec<HeaderName>,
@@ -85,11 +93,17 @@ impl Engine {
             .iter()
             .filter_map(|name| HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes()).ok())
             .collect();
-        let preparer = Preparer::new(config.limits.clone(), config.plan_cache_size);
+        let preparer = Preparer::new(&config);
+        let manifest = match &config.persisted.manifest {
+            Some(path) => Some(Manifest::load(path).map_err(SupergraphError::Invalid)?),
+            None => None,
+        };
+        let persisted = Persisted::new(&config.persisted, manifest);
         let version = build_version(supergraph, &config, &local)?;
         Ok(Engine {
             current: ArcSwap::from_pointee(version),
             preparer,
+            persisted,
             config,
             local,
             forward,
@@ -118,9 +132,21 @@ impl Engine {
         self.preparer.cached()
     }
 
+    /// Replaces the persisted-operation manifest given in the configuration (a BFF embeds its
+    /// manifest in the binary).
+    pub fn with_manifest(mut self, manifest: Manifest) -> Engine {
+        self.persisted = Persisted::new(&self.config.persisted, Some(manifest));
+        self
+    }
+
     /// Runs one request end to end.
-    pub async fn execute(&self, request: GraphqlRequest, headers: &HeaderMap, carrier: Carrier) -> EngineResponse {
+    pub async fn execute(&self, mut request: GraphqlRequest, headers: &HeaderMap, carrier: Carrier) -> EngineResponse {
+        let started = std::time::Instant::now();
         let version = self.current.load_full();
+        let document_id = request.document_id.take();
+        if let Err(err) = self.persisted.resolve(&mut request, document_id.as_deref()) {
+            return reject(Rejection::BadRequest, err.code(), &err.to_string());
+        }
         let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
             return reject(Rejection::BadRequest, "BAD_REQUEST", "the request has no `query`");
         };
@@ -152,6 +178,12 @@ impl Engine {
             Ok(variables) => variables,
             Err(err) => return reject(Rejection::BadRequest, "BAD_USER_INPUT", &err.to_string()),
         };
+        if let Some(max) = self.config.max_page_size
+            && let Some(message) = page_size_violation(&prepared.analysis.page_arguments, &variables, max)
+        {
+            return reject(Rejection::BadRequest, "BAD_USER_INPUT", &message);
+        }
+        let client = ClientInfo::from_headers(headers);
         let forwarded = Arc::new(self.forwarded(headers));
         let outcome = execute::execute(
             &version.supergraph,
@@ -161,11 +193,44 @@ impl Engine {
             forwarded,
         )
         .await;
-        let body = execute::write_response(&version.supergraph, &prepared, &variables, &outcome);
+        let (body, has_errors) =
+            execute::write_response(&version.supergraph, &prepared, &variables, &outcome);
+        let identified = headers.contains_key(axum::http::header::AUTHORIZATION)
+            || headers.contains_key(axum::http::header::COOKIE);
+        let cache_control = if prepared.operation_type != OperationType::Query || has_errors {
+            "no-store".to_owned()
+        } else {
+            cache_policy(
+                prepared.analysis.max_age,
+                outcome.cache,
+                self.config.cache_control.default_max_age,
+                identified,
+            )
+        };
+        let operation = prepared.name.as_deref().unwrap_or("anonymous");
+        tracing::info!(
+            engine = %self.config.name,
+            operation,
+            client_name = client.name,
+            client_version = client.version,
+            fetches = outcome.fetches,
+            errors = has_errors,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "operation"
+        );
+        crate::metrics::operation(
+            &self.config.name,
+            operation,
+            &client,
+            &prepared.analysis.deprecated,
+            has_errors,
+            started.elapsed(),
+        );
         EngineResponse {
             body,
             rejected: None,
             fetches: outcome.fetches,
+            cache_control,
         }
     }
 
@@ -180,15 +245,87 @@ impl Engine {
     }
 }
 
+/// Who is calling, as the client says in `apollographql-client-name` / `-version`.
+pub struct ClientInfo {
+    /// The client's name, or `unknown`.
+    pub name: String,
+    /// The client's version, or `unknown`.
+    pub version: String,
+}
+
+impl ClientInfo {
+    fn from_headers(headers: &HeaderMap) -> ClientInfo {
+        let read = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.chars().take(64).collect::<String>())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "unknown".to_owned())
+        };
+        ClientInfo {
+            name: read("apollographql-client-name"),
+            version: read("apollographql-client-version"),
+        }
+    }
+}
+
+/// The `Cache-Control` of a query response: the strictest of the operation's static hint and
+/// the subgraphs' headers, `private` when the caller is identified, `no-store` at max-age 0.
+fn cache_policy(static_hint: Option<u32>, subgraphs: CacheHint, default: u32, identified: bool) -> String {
+    if subgraphs.no_store {
+        return "no-store".to_owned();
+    }
+    let max_age = match (static_hint, subgraphs.max_age) {
+        (Some(a), Some(b)) => a.min(b),
+        (Some(a), None) | (None, Some(a)) => a,
+        (None, None) => default,
+    };
+    if max_age == 0 {
+        return "no-store".to_owned();
+    }
+    let scope = if identified || subgraphs.private { "private" } else { "public" };
+    format!("{scope}, max-age={max_age}")
+}
+
+/// The first page-size argument above `max`, as an error message.
+fn page_size_violation(
+    arguments: &[(String, String, AstValue)],
+    variables: &Map<String, Value>,
+    max: i64,
+) -> Option<String> {
+    for (field, argument, value) in arguments {
+        let size = match value {
+            AstValue::Int(n) => Some(*n),
+            AstValue::Variable(name) => variables.get(name).and_then(Value::as_i64),
+            _ => None,
+        };
+        if let Some(size) = size
+            && size > max
+        {
+            return Some(format!(
+                "`{argument}` on `{field}` may be at most {max} on this API, got {size}"
+            ));
+        }
+    }
+    None
+}
+
 fn build_version(
     supergraph: Arc<Supergraph>,
     config: &Config,
     local: &HashMap<String, Arc<dyn Transport>>,
 ) -> Result<Version, SupergraphError> {
     let mut subgraphs: Subgraphs = HashMap::new();
-    for (name, url) in supergraph.endpoints() {
+    for (name, declared) in supergraph.endpoints() {
+        let url = config.subgraph_urls.get(name).unwrap_or(declared);
         let transport: Arc<dyn Transport> = match local.get(name) {
             Some(local) => local.clone(),
+            None if url.starts_with("inprocess://") => {
+                return Err(SupergraphError::Invalid(format!(
+                    "subgraph {name} is in-process ({url}) but no in-process transport was given"
+                )));
+            }
             None => Arc::new(
                 HttpTransport::new(url, config.subgraph_timeout(), config.subgraph_h2c)
                     .map_err(|e| SupergraphError::Invalid(format!("subgraph {name}: {e}")))?,
@@ -209,6 +346,7 @@ pub fn reject(rejection: Rejection, code: &str, message: &str) -> EngineResponse
         body: serde_json::to_vec(&body).unwrap_or_default(),
         rejected: Some(rejection),
         fetches: 0,
+        cache_control: "no-store".to_owned(),
     }
 }
 
@@ -236,5 +374,6 @@ fn prepare_failure(err: PrepareError) -> EngineResponse {
         body: serde_json::to_vec(&json!({ "errors": errors })).unwrap_or_default(),
         rejected: Some(rejection),
         fetches: 0,
+        cache_control: "no-store".to_owned(),
     }
 }

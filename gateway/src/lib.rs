@@ -20,6 +20,7 @@ pub mod config;
 pub mod engine;
 pub mod execute;
 pub mod http;
+pub mod metrics;
 pub mod prepare;
 pub mod supergraph;
 pub mod transport;

@@ -96,6 +96,9 @@ impl<'a> Execution<'a> {
                 return None;
             }
         };
+        if let Some(header) = &response.cache_control {
+            super::lock(&self.cache).add(header);
+        }
         match serde_json::from_slice::<SubgraphBody>(&response.body) {
             Ok(body) if body.data.is_some() || body.errors.is_some() => Some(body),
             _ if !(200..300).contains(&response.status) => {

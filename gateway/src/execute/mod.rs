@@ -38,6 +38,36 @@ pub(crate) struct Execution<'a> {
     data: Mutex<Value>,
     errors: Mutex<Vec<GraphqlError>>,
     fetches: AtomicUsize,
+    cache: Mutex<CacheHint>,
+}
+
+/// The caching the subgraphs allowed for their answers, combined strictest-wins.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheHint {
+    /// The smallest `max-age` any subgraph gave, if any gave one.
+    pub max_age: Option<u32>,
+    /// Some subgraph said `private`.
+    pub private: bool,
+    /// Some subgraph said `no-store` or `no-cache`.
+    pub no_store: bool,
+}
+
+impl CacheHint {
+    /// Folds one `Cache-Control` header value into the hint.
+    pub fn add(&mut self, header: &str) {
+        for directive in header.split(',') {
+            let directive = directive.trim().to_ascii_lowercase();
+            if directive == "private" {
+                self.private = true;
+            } else if directive == "no-store" || directive == "no-cache" {
+                self.no_store = true;
+            } else if let Some(age) = directive.strip_prefix("max-age=") {
+                if let Ok(age) = age.trim().parse::<u32>() {
+                    self.max_age = Some(self.max_age.map_or(age, |m| m.min(age)));
+                }
+            }
+        }
+    }
 }
 
 /// What executing a plan produced, before it is shaped into the client's response.
@@ -48,6 +78,8 @@ pub struct Outcome {
     pub errors: Vec<GraphqlError>,
     /// How many subgraph requests were made.
     pub fetches: usize,
+    /// The subgraphs' combined caching hint.
+    pub cache: CacheHint,
 }
 
 /// Executes `prepared`'s plan with coerced `variables`, forwarding `headers` to subgraphs.
@@ -66,6 +98,7 @@ pub async fn execute(
         data: Mutex::new(Value::Object(Map::new())),
         errors: Mutex::new(Vec::new()),
         fetches: AtomicUsize::new(0),
+        cache: Mutex::new(CacheHint::default()),
     };
     execution.run_plan(&prepared.plan).await;
     Outcome {
@@ -78,6 +111,7 @@ pub async fn execute(
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
         fetches: execution.fetches.load(Ordering::Relaxed),
+        cache: *lock(&execution.cache),
     }
 }
 

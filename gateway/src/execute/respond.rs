@@ -30,13 +30,14 @@ struct Writer<'a> {
     path: Vec<Seg<'a>>,
 }
 
-/// Writes `{"data": ..., "errors": [...]}` for an executed operation.
+/// Writes `{"data": ..., "errors": [...]}` for an executed operation; also says whether the
+/// response carries errors.
 pub fn write_response(
     supergraph: &Supergraph,
     prepared: &Prepared,
     variables: &Map<String, Value>,
     outcome: &Outcome,
-) -> Vec<u8> {
+) -> (Vec<u8>, bool) {
     let api = supergraph.api();
     let root = match prepared.operation_type {
         OperationType::Query => api.query_type(),
@@ -66,13 +67,14 @@ pub fn write_response(
     let Writer {
         mut out, errors, ..
     } = writer;
-    if !outcome.errors.is_empty() || !errors.is_empty() {
+    let has_errors = !outcome.errors.is_empty() || !errors.is_empty();
+    if has_errors {
         out.extend_from_slice(b",\"errors\":");
         let all: Vec<&Value> = outcome.errors.iter().chain(errors.iter()).collect();
         let _ = serde_json::to_writer(&mut out, &all);
     }
     out.push(b'}');
-    out
+    (out, has_errors)
 }
 
 impl<'a> Writer<'a> {

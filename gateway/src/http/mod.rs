@@ -3,6 +3,7 @@
 //! GraphQL-over-HTTP specification gives, GraphiQL for browsers, and a health probe.
 
 mod graphiql;
+pub mod persisted;
 
 use std::sync::Arc;
 
@@ -21,11 +22,21 @@ const JSON: &str = "application/json";
 
 /// Routes `/graphql` (GET, POST) and `/health` to `engine`.
 pub fn router(engine: Arc<Engine>) -> Router {
-    let limit = engine.config().max_body_bytes;
-    Router::new()
+    let config = engine.config().clone();
+    let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health", get(health))
-        .layer(DefaultBodyLimit::max(limit))
+        .route("/metrics", get(metrics));
+    if config.compression {
+        router = router.layer(tower_http::compression::CompressionLayer::new());
+    }
+    if !config.cors_origins.is_empty() {
+        router = router.layer(cors(&config.cors_origins));
+    }
+    router
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        // A bug must cost one request a 500, never the connection or the process.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(engine)
 }
 
@@ -34,6 +45,15 @@ pub fn router(engine: Arc<Engine>) -> Router {
 enum MediaType {
     GraphqlResponse,
     Json,
+}
+
+impl MediaType {
+    fn as_str(self) -> &'static str {
+        match self {
+            MediaType::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
+            MediaType::Json => JSON,
+        }
+    }
 }
 
 /// Picks the response type from `Accept`; `None` when the client accepts neither.
@@ -72,31 +92,80 @@ async fn graphql_post(State(engine): State<Arc<Engine>>, headers: HeaderMap, bod
             "UNSUPPORTED_MEDIA_TYPE",
             "POST bodies must be application/json",
         );
-        return respond(media, response, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE));
+        return respond(media, response, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), &headers);
     }
-    let request = match parse_body(&body) {
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(err) => {
+            let message = format!("the request body is not valid JSON: {err}");
+            let response = reject(Rejection::BadRequest, "BAD_REQUEST", &message);
+            return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
+        }
+    };
+    if let Value::Array(items) = value {
+        return batch(&engine, media, items, &headers).await;
+    }
+    let request = match request_from_value(value) {
         Ok(request) => request,
         Err(message) => {
             let response = reject(Rejection::BadRequest, "BAD_REQUEST", &message);
-            return respond(media, response, Some(StatusCode::BAD_REQUEST));
+            return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
         }
     };
     let response = engine.execute(request, &headers, Carrier::Post).await;
-    respond(media, response, None)
+    respond(media, response, None, &headers)
 }
 
-/// Reads a POST body: a JSON object with `query`, `operationName`, `variables`, `extensions`.
-fn parse_body(body: &[u8]) -> Result<GraphqlRequest, String> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| format!("the request body is not valid JSON: {e}"))?;
+/// Runs a batched POST (a JSON array of requests) and answers with an array of responses.
+async fn batch(engine: &Engine, media: MediaType, items: Vec<Value>, headers: &HeaderMap) -> Response {
+    let max = engine.config().max_batch;
+    let refusal = if max == 0 {
+        Some(("BATCHING_NOT_ENABLED", "batched requests are not accepted here".to_owned()))
+    } else if items.is_empty() || items.len() > max {
+        Some(("BATCH_LIMIT_EXCEEDED", format!("a batch must hold 1 to {max} operations")))
+    } else {
+        None
+    };
+    if let Some((code, message)) = refusal {
+        let response = reject(Rejection::BadRequest, code, &message);
+        return respond(media, response, Some(StatusCode::BAD_REQUEST), headers);
+    }
+    let runs = items.into_iter().map(|item| async move {
+        match request_from_value(item) {
+            Ok(request) => engine.execute(request, headers, Carrier::Post).await,
+            Err(message) => reject(Rejection::BadRequest, "BAD_REQUEST", &message),
+        }
+    });
+    let responses = futures::future::join_all(runs).await;
+    let mut body = Vec::with_capacity(responses.iter().map(|r| r.body.len() + 1).sum::<usize>() + 2);
+    body.push(b'[');
+    for (i, response) in responses.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&response.body);
+    }
+    body.push(b']');
+    let mut http = (StatusCode::OK, body).into_response();
+    http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()));
+    http.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    http
+}
+
+/// Reads one request: a JSON object with `query`, `operationName`, `variables`, `extensions`
+/// and, for persisted operations, `documentId` (or `id`).
+fn request_from_value(value: Value) -> Result<GraphqlRequest, String> {
     let Value::Object(object) = value else {
         return Err("the request body must be a JSON object".to_owned());
     };
+    let document_id = object.get("documentId").or_else(|| object.get("id"));
     request_from_members(
         object.get("query"),
         object.get("operationName"),
         object.get("variables"),
         object.get("extensions"),
+        document_id,
     )
 }
 
@@ -105,6 +174,7 @@ fn request_from_members(
     operation_name: Option<&Value>,
     variables: Option<&Value>,
     extensions: Option<&Value>,
+    document_id: Option<&Value>,
 ) -> Result<GraphqlRequest, String> {
     let string = |value: Option<&Value>, name: &str| -> Result<Option<String>, String> {
         match value {
@@ -125,6 +195,7 @@ fn request_from_members(
         operation_name: string(operation_name, "operationName")?,
         variables: object(variables, "variables")?,
         extensions: object(extensions, "extensions")?,
+        document_id: string(document_id, "documentId")?,
     })
 }
 
@@ -139,8 +210,11 @@ async fn graphql_get(
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html && param("query").is_none() && engine.config().graphiql {
-        return Html(graphiql::page("/graphql")).into_response();
+    let persisted = param("documentId").is_some() || param("id").is_some() || param("extensions").is_some();
+    if wants_html && param("query").is_none() && !persisted && engine.config().graphiql {
+        let config = engine.config();
+        return Html(graphiql::page("/graphql", &config.graphiql_title, &config.graphiql_examples))
+            .into_response();
     }
     let _ = method;
     let Some(media) = negotiate(&headers) else {
@@ -158,21 +232,36 @@ async fn graphql_get(
         let extensions = parse_json("extensions")?;
         let query = param("query").map(|q| Value::String(q.to_owned()));
         let name = param("operationName").map(|q| Value::String(q.to_owned()));
-        request_from_members(query.as_ref(), name.as_ref(), variables.as_ref(), extensions.as_ref())
+        let id = param("documentId")
+            .or_else(|| param("id"))
+            .map(|q| Value::String(q.to_owned()));
+        request_from_members(
+            query.as_ref(),
+            name.as_ref(),
+            variables.as_ref(),
+            extensions.as_ref(),
+            id.as_ref(),
+        )
     });
     let request = match request {
         Ok(request) => request,
         Err(message) => {
             let response = reject(Rejection::BadRequest, "BAD_REQUEST", &message);
-            return respond(media, response, Some(StatusCode::BAD_REQUEST));
+            return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
         }
     };
     let response = engine.execute(request, &headers, Carrier::Get).await;
-    respond(media, response, None)
+    respond(media, response, None, &headers)
 }
 
-/// Writes an engine response with the status the media type calls for.
-fn respond(media: MediaType, response: EngineResponse, status: Option<StatusCode>) -> Response {
+/// Writes an engine response with the status the media type calls for, its `Cache-Control`
+/// and, for executed operations, an `ETag` (answering `304` when `If-None-Match` matches).
+fn respond(
+    media: MediaType,
+    response: EngineResponse,
+    status: Option<StatusCode>,
+    request_headers: &HeaderMap,
+) -> Response {
     let status = status.unwrap_or(match (response.rejected, media) {
         (None, _) => StatusCode::OK,
         (Some(Rejection::MethodNotAllowed), _) => StatusCode::METHOD_NOT_ALLOWED,
@@ -180,18 +269,76 @@ fn respond(media: MediaType, response: EngineResponse, status: Option<StatusCode
         (Some(Rejection::BadRequest), MediaType::GraphqlResponse) => StatusCode::BAD_REQUEST,
         (Some(Rejection::BadRequest), MediaType::Json) => StatusCode::OK,
     });
-    let content_type = match media {
-        MediaType::GraphqlResponse => GRAPHQL_RESPONSE_JSON,
-        MediaType::Json => JSON,
-    };
+    let cache_control = HeaderValue::from_str(&response.cache_control)
+        .unwrap_or_else(|_| HeaderValue::from_static("no-store"));
+    let etag = (response.rejected.is_none())
+        .then(|| format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&response.body)))
+        .and_then(|tag| HeaderValue::from_str(&tag).ok());
+    if let Some(etag) = &etag
+        && if_none_match(request_headers, etag)
+    {
+        let mut http = StatusCode::NOT_MODIFIED.into_response();
+        http.headers_mut().insert(header::ETAG, etag.clone());
+        http.headers_mut().insert(header::CACHE_CONTROL, cache_control);
+        return http;
+    }
     let mut http = (status, response.body).into_response();
-    http.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    let headers = http.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()));
+    headers.insert(header::CACHE_CONTROL, cache_control);
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, etag);
+    }
     if status == StatusCode::METHOD_NOT_ALLOWED {
-        http.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     http
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`).
+fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
+    let Some(value) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let ours = etag.to_str().unwrap_or_default();
+    value.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag == ours || tag.strip_prefix("W/") == Some(ours)
+    })
+}
+
+/// CORS for the configured browser origins: credentials allowed (cookies or bearer tokens).
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::ACCEPT,
+            header::IF_NONE_MATCH,
+            axum::http::HeaderName::from_static("apollographql-client-name"),
+            axum::http::HeaderName::from_static("apollographql-client-version"),
+        ])
+        .expose_headers([header::ETAG])
+        .allow_credentials(true)
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+async fn metrics() -> Response {
+    match crate::metrics::handle() {
+        Some(handle) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not available").into_response(),
+    }
 }
 
 fn not_acceptable() -> Response {

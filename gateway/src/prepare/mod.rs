@@ -2,6 +2,7 @@
 //! operation, normalize and plan. The result is cached by document hash, operation name and
 //! supergraph version, so a repeated operation costs one cache lookup.
 
+pub mod analysis;
 pub mod limits;
 pub mod planner;
 pub mod variables;
@@ -39,6 +40,10 @@ pub struct Prepared {
     pub variables: Vec<query::VariableDefinition>,
     /// The plan.
     pub plan: QueryPlan,
+    /// The operation's name, if it has one.
+    pub name: Option<String>,
+    /// Cache hint, page-size arguments and deprecated fields.
+    pub analysis: analysis::Analysis,
 }
 
 /// Why an operation could not be prepared; each variant has a stable `extensions.code`.
@@ -87,15 +92,20 @@ impl PrepareError {
 /// Prepares operations and remembers the results.
 pub struct Preparer {
     limits: Limits,
+    hints: crate::config::CacheControlConfig,
+    page_arguments: Vec<String>,
     rules: ValidationPlan,
     cache: moka::sync::Cache<u64, Arc<Prepared>>,
 }
 
 impl Preparer {
-    /// A preparer enforcing `limits`, caching up to `capacity` prepared operations.
-    pub fn new(limits: Limits, capacity: u64) -> Preparer {
+    /// A preparer enforcing the configured limits and caching prepared operations.
+    pub fn new(config: &crate::config::Config) -> Preparer {
+        let capacity = config.plan_cache_size;
         Preparer {
-            limits,
+            limits: config.limits.clone(),
+            hints: config.cache_control.clone(),
+            page_arguments: config.page_size_arguments.clone(),
             rules: default_rules_validation_plan(),
             cache: moka::sync::Cache::builder().max_capacity(capacity).build(),
         }
@@ -128,7 +138,10 @@ impl Preparer {
         let selected = select_operation(&document, operation_name)?;
         let (name, _) = operation_parts(selected);
         limits::check(&document, name, &self.limits)?;
-        let errors = validate(supergraph.api().document(), &document, &self.rules);
+        let errors = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            validate(supergraph.api().document(), &document, &self.rules)
+        }))
+        .map_err(|_| PrepareError::Plan(PlanError::Crashed))?;
         if !errors.is_empty() {
             return Err(PrepareError::Validation(errors));
         }
@@ -144,11 +157,26 @@ impl Preparer {
         };
         let operation = supergraph.planner().normalize(&document, name)?;
         let plan = supergraph.planner().plan_without_introspection(&operation)?;
+        let api = supergraph.api();
+        let root = match operation_type {
+            OperationType::Query => api.query_type(),
+            OperationType::Mutation => api.mutation_type().unwrap_or("Mutation"),
+            OperationType::Subscription => api.subscription_type().unwrap_or("Subscription"),
+        };
+        let analysis = analysis::analyse(
+            api,
+            root,
+            &operation.selection_set,
+            &self.hints,
+            &self.page_arguments,
+        );
         Ok(Prepared {
             operation_type,
             operation,
             variables,
             plan,
+            name: name.map(str::to_owned),
+            analysis,
         })
     }
 

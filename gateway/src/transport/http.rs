@@ -51,8 +51,17 @@ impl Transport for HttpTransport {
             }
             let response = builder.body(request.body).send().await.map_err(classify)?;
             let status = response.status().as_u16();
+            let cache_control = response
+                .headers()
+                .get(header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             let body = response.bytes().await.map_err(classify)?;
-            Ok(SubgraphResponse { status, body })
+            Ok(SubgraphResponse {
+                status,
+                body,
+                cache_control,
+            })
         })
     }
 }

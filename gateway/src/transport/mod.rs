@@ -31,6 +31,8 @@ pub struct SubgraphResponse {
     pub status: u16,
     /// The response body, expected to be a GraphQL response in JSON.
     pub body: Bytes,
+    /// The subgraph's `Cache-Control`, a hint for the client response's caching.
+    pub cache_control: Option<String>,
 }
 
 /// Why a subgraph could not be reached.

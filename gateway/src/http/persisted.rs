@@ -1,0 +1,233 @@
+//! Persisted operations: a manifest of known documents by id (the app's operations, fixed at
+//! build time), the safelist that refuses anything else, and automatic persisted queries
+//! (Apollo's protocol: a SHA-256 hash first, the document only when the server asks for it).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::engine::GraphqlRequest;
+
+/// How a BFF treats documents that are not in its manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistedConfig {
+    /// A manifest file (`apollo-persisted-query-manifest` JSON) of the operations clients send.
+    pub manifest: Option<std::path::PathBuf>,
+    /// Refuse every document that is not in the manifest (production mobile clients).
+    pub safelist: bool,
+    /// Accept automatic persisted queries (register a hash, then send only the hash).
+    pub apq: bool,
+    /// How many registered APQ documents to keep.
+    pub apq_capacity: u64,
+}
+
+impl Default for PersistedConfig {
+    fn default() -> Self {
+        PersistedConfig {
+            manifest: None,
+            safelist: false,
+            apq: true,
+            apq_capacity: 10_000,
+        }
+    }
+}
+
+/// Why a request's document could not be resolved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PersistedError {
+    /// The id or hash is unknown (or, in safelist mode, the document is not allowed).
+    #[error("PersistedQueryNotFound")]
+    NotFound,
+    /// APQ is switched off and the id is not in the manifest.
+    #[error("PersistedQueryNotSupported")]
+    NotSupported,
+    /// The hash sent does not match the document sent.
+    #[error("provided sha does not match query")]
+    HashMismatch,
+    /// The `persistedQuery` extension is not `{version: 1, sha256Hash: "<hex>"}`.
+    #[error("the persistedQuery extension must be {{\"version\": 1, \"sha256Hash\": \"<hex>\"}}")]
+    Malformed,
+}
+
+impl PersistedError {
+    /// The stable `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            PersistedError::NotFound => "PERSISTED_QUERY_NOT_FOUND",
+            PersistedError::NotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+            PersistedError::HashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
+            PersistedError::Malformed => "BAD_REQUEST",
+        }
+    }
+}
+
+/// One operation of a manifest.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct ManifestOperation {
+    /// The id clients send: the SHA-256 of `body`, in hex.
+    pub id: String,
+    /// The operation's name.
+    pub name: String,
+    /// `query`, `mutation` or `subscription`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The document.
+    pub body: String,
+}
+
+/// A persisted-operation manifest in Apollo's format.
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct Manifest {
+    /// Always `apollo-persisted-query-manifest`.
+    pub format: String,
+    /// Always 1.
+    pub version: u32,
+    /// The operations, sorted by name.
+    pub operations: Vec<ManifestOperation>,
+}
+
+impl Manifest {
+    /// Builds a manifest from `(file name, document)` pairs, one operation per document.
+    pub fn from_documents<'a>(documents: impl IntoIterator<Item = (&'a str, &'a str)>) -> Manifest {
+        let mut operations: Vec<ManifestOperation> = documents
+            .into_iter()
+            .map(|(name, body)| {
+                let body = body.trim().to_owned();
+                let kind = if body.starts_with("mutation") {
+                    "mutation"
+                } else if body.starts_with("subscription") {
+                    "subscription"
+                } else {
+                    "query"
+                };
+                ManifestOperation {
+                    id: sha256_hex(&body),
+                    name: name.to_owned(),
+                    kind: kind.to_owned(),
+                    body,
+                }
+            })
+            .collect();
+        operations.sort_by(|a, b| a.name.cmp(&b.name));
+        Manifest {
+            format: "apollo-persisted-query-manifest".to_owned(),
+            version: 1,
+            operations,
+        }
+    }
+
+    /// Reads a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
+    }
+}
+
+/// The persisted-operation store of one engine.
+pub struct Persisted {
+    by_id: HashMap<String, Arc<str>>,
+    safelist: bool,
+    apq: Option<moka::sync::Cache<String, Arc<str>>>,
+}
+
+impl Persisted {
+    /// A store over `manifest` with the given policy.
+    pub fn new(config: &PersistedConfig, manifest: Option<Manifest>) -> Persisted {
+        let by_id = manifest
+            .map(|m| {
+                m.operations
+                    .into_iter()
+                    .map(|op| (op.id, Arc::from(op.body.as_str())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let apq = (config.apq && !config.safelist)
+            .then(|| moka::sync::Cache::builder().max_capacity(config.apq_capacity).build());
+        Persisted {
+            by_id,
+            safelist: config.safelist,
+            apq,
+        }
+    }
+
+    /// Fills in the request's document from an id or hash, registers an APQ document, and
+    /// enforces the safelist. `document_id` is the `documentId` (or `id`) request member.
+    pub fn resolve(
+        &self,
+        request: &mut GraphqlRequest,
+        document_id: Option<&str>,
+    ) -> Result<(), PersistedError> {
+        if let Some(id) = document_id {
+            let body = self.by_id.get(id).ok_or(PersistedError::NotFound)?;
+            request.query = Some(body.to_string());
+            return Ok(());
+        }
+        let hash = match request.extensions.as_ref().and_then(|e| e.get("persistedQuery")) {
+            None => None,
+            Some(Value::Object(pq)) => {
+                let version = pq.get("version").and_then(Value::as_i64);
+                let hash = pq.get("sha256Hash").and_then(Value::as_str);
+                match (version, hash) {
+                    (Some(1), Some(hash)) if is_sha256_hex(hash) => Some(hash.to_ascii_lowercase()),
+                    _ => return Err(PersistedError::Malformed),
+                }
+            }
+            Some(_) => return Err(PersistedError::Malformed),
+        };
+        match (request.query.as_deref(), hash) {
+            (Some(query), Some(hash)) => {
+                if sha256_hex(query) != hash {
+                    return Err(PersistedError::HashMismatch);
+                }
+                if self.safelist && !self.by_id.contains_key(&hash) {
+                    return Err(PersistedError::NotFound);
+                }
+                if let Some(apq) = &self.apq {
+                    apq.insert(hash, Arc::from(query));
+                }
+                Ok(())
+            }
+            (None, Some(hash)) => {
+                if let Some(body) = self.by_id.get(&hash) {
+                    request.query = Some(body.to_string());
+                    return Ok(());
+                }
+                match &self.apq {
+                    Some(apq) => {
+                        let body = apq.get(&hash).ok_or(PersistedError::NotFound)?;
+                        request.query = Some(body.to_string());
+                        Ok(())
+                    }
+                    None if self.safelist => Err(PersistedError::NotFound),
+                    None => Err(PersistedError::NotSupported),
+                }
+            }
+            (Some(query), None) => {
+                if self.safelist && !self.by_id.contains_key(&sha256_hex(query)) {
+                    return Err(PersistedError::NotFound);
+                }
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// The lower-case hex SHA-256 of a document, as APQ and manifests use.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
