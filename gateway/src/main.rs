@@ -90,16 +90,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reloads the supergraph when its file changes; a broken file keeps the current version.
+/// Reloads the supergraph when its file changes or on SIGHUP; a broken file keeps the
+/// current version.
 async fn watch(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationToken) {
     let mut last = modified(&path);
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
     loop {
-        tokio::select! {
+        #[cfg(unix)]
+        let signalled = async {
+            match hangup.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let signalled = std::future::pending::<()>();
+        let forced = tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(2)) => {}
-        }
+            () = tokio::time::sleep(Duration::from_secs(2)) => false,
+            () = signalled => true,
+        };
         let now = modified(&path);
-        if now == last {
+        if now == last && !forced {
             continue;
         }
         last = now;

@@ -33,11 +33,44 @@ pub fn router(engine: Arc<Engine>) -> Router {
     if !config.cors_origins.is_empty() {
         router = router.layer(cors(&config.cors_origins));
     }
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
     router
+        // Every request carries an id (the client's, or a new one) that is forwarded to the
+        // subgraphs and echoed in the response, so one operation can be followed in all logs.
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(tower_http::request_id::SetRequestIdLayer::new(request_id, RequestIds::default()))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         // A bug must cost one request a 500, never the connection or the process.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(engine)
+}
+
+/// Makes request ids: a per-process random prefix and a counter.
+#[derive(Clone)]
+struct RequestIds {
+    prefix: u64,
+    next: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Default for RequestIds {
+    fn default() -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        RequestIds {
+            prefix: xxhash_rust::xxh3::xxh3_64(&seed.to_le_bytes()) ^ u64::from(std::process::id()),
+            next: Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
+    }
+}
+
+impl tower_http::request_id::MakeRequestId for RequestIds {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{:08x}-{n:x}", self.prefix as u32);
+        HeaderValue::from_str(&id).ok().map(tower_http::request_id::RequestId::new)
+    }
 }
 
 /// The response media type the client asked for.
