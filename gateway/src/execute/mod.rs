@@ -61,10 +61,10 @@ impl CacheHint {
                 self.private = true;
             } else if directive == "no-store" || directive == "no-cache" {
                 self.no_store = true;
-            } else if let Some(age) = directive.strip_prefix("max-age=") {
-                if let Ok(age) = age.trim().parse::<u32>() {
-                    self.max_age = Some(self.max_age.map_or(age, |m| m.min(age)));
-                }
+            } else if let Some(age) = directive.strip_prefix("max-age=")
+                && let Ok(age) = age.trim().parse::<u32>()
+            {
+                self.max_age = Some(self.max_age.map_or(age, |m| m.min(age)));
             }
         }
     }
