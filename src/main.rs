@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tributary::{Backend, Stack, StackConfig};
+use tributary::{Backend, Environment, Stack, StackConfig};
 
 /// Runs every Tributary service in one process.
 #[derive(Parser)]
@@ -17,9 +17,19 @@ struct Args {
     /// First subgraph port; accounts, catalog, reviews, inventory and orders follow in order.
     #[arg(long, env = "TRIBUTARY_SUBGRAPH_PORT", default_value_t = 4101)]
     subgraph_port: u16,
-    /// Port of the federation router in front of the subgraphs.
-    #[arg(long, env = "TRIBUTARY_GATEWAY_PORT", default_value_t = 4000)]
+    /// Port of the web BFF.
+    #[arg(long, env = "TRIBUTARY_WEB_PORT", default_value_t = 4000)]
+    web_port: u16,
+    /// Port of the mobile BFF.
+    #[arg(long, env = "TRIBUTARY_MOBILE_PORT", default_value_t = 4001)]
+    mobile_port: u16,
+    /// Port of the plain federation router (the full supergraph, without the BFFs' fields).
+    #[arg(long, env = "TRIBUTARY_GATEWAY_PORT", default_value_t = 4002)]
     gateway_port: u16,
+    /// `development` (GraphiQL, APQ, any mobile document) or `production` (none of these; the
+    /// mobile app's persisted operations only).
+    #[arg(long, env = "TRIBUTARY_ENV", value_enum, default_value_t = Environment::Development)]
+    env: Environment,
     /// Folder of the SQLite files (used unless --database-url names PostgreSQL).
     #[arg(long, env = "TRIBUTARY_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
@@ -59,21 +69,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
             url,
             schema_prefix: String::new(),
         },
-        Some(url) => anyhow::bail!("--database-url must be postgres://... (SQLite files go in --data-dir), got `{url}`"),
+        Some(url) => anyhow::bail!(
+            "--database-url must be postgres://... (SQLite files go in --data-dir), got `{url}`"
+        ),
         None => Backend::Sqlite(args.data_dir),
     };
     let stack = Stack::start(StackConfig {
         host: args.host,
         base_port: Some(args.subgraph_port),
+        web_port: Some(args.web_port),
+        mobile_port: Some(args.mobile_port),
         gateway_port: Some(args.gateway_port),
+        environment: args.env,
         backend,
         reset: args.reset,
         jwt_secret: args.jwt_secret,
     })
     .await?;
-    println!("Tributary is up.");
-    if let Some(url) = stack.gateway_url() {
-        println!("  router     {url}  (GraphiQL in a browser)");
+    println!("Tributary is up ({:?}).", args.env);
+    let graphiql = if args.env == Environment::Development {
+        "  (GraphiQL in a browser)"
+    } else {
+        ""
+    };
+    for (name, url) in stack.front_urls() {
+        println!("  {name:<10} {url}{graphiql}");
     }
     println!("Subgraphs:");
     for (name, url) in stack.urls() {

@@ -1,4 +1,5 @@
-//! Starting and stopping every subgraph of the stack together.
+//! Starting and stopping the whole stack together: every domain subgraph, the web and mobile
+//! BFFs in front of them, and the plain federation router.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -9,10 +10,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use subgraph_kit::{Auth, Peers, Running, StartOptions, Subgraph};
-use tributary_gateway::{Config as GatewayConfig, Engine, Supergraph};
-use tributary_schema::SubgraphSource;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tributary_gateway::{Config as GatewayConfig, Engine, Supergraph};
+use tributary_schema::SubgraphSource;
+
+pub use bff_web::Environment;
 
 /// The domain subgraphs, in start order (orders calls catalog and inventory, reviews calls catalog).
 pub const SUBGRAPHS: [&str; 5] = ["accounts", "catalog", "reviews", "inventory", "orders"];
@@ -39,8 +42,15 @@ pub struct StackConfig {
     /// The first subgraph's port, the others following in [`SUBGRAPHS`] order; `None` picks
     /// free ports (for tests).
     pub base_port: Option<u16>,
-    /// The federation router's port; `None` picks a free port.
+    /// The web BFF's port; `None` picks a free port.
+    pub web_port: Option<u16>,
+    /// The mobile BFF's port; `None` picks a free port.
+    pub mobile_port: Option<u16>,
+    /// The plain federation router's port (the full supergraph, no BFF fields); `None` picks
+    /// a free port.
     pub gateway_port: Option<u16>,
+    /// Development (GraphiQL, APQ, free-form mobile documents) or production.
+    pub environment: Environment,
     /// Where data lives.
     pub backend: Backend,
     /// Drop all data and reseed.
@@ -49,10 +59,17 @@ pub struct StackConfig {
     pub jwt_secret: String,
 }
 
+/// An engine served over HTTP: the plain router or a BFF.
+struct Front {
+    name: &'static str,
+    addr: SocketAddr,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
 /// The running stack.
 pub struct Stack {
     subgraphs: Vec<Running>,
-    gateway: Option<(SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>)>,
+    fronts: Vec<Front>,
     shutdown: CancellationToken,
     backend: Backend,
 }
@@ -71,14 +88,17 @@ impl Stack {
         }
         let mut urls = HashMap::new();
         for (name, listener) in SUBGRAPHS.iter().zip(&listeners) {
-            urls.insert((*name).to_owned(), format!("http://{}/graphql", listener.local_addr()?));
+            urls.insert(
+                (*name).to_owned(),
+                format!("http://{}/graphql", listener.local_addr()?),
+            );
         }
         let peers = Peers::new(urls);
         let auth = Auth::new(config.jwt_secret.as_bytes(), Duration::from_secs(24 * 3600));
         let shutdown = CancellationToken::new();
         let mut stack = Stack {
             subgraphs: Vec::new(),
-            gateway: None,
+            fronts: Vec::new(),
             shutdown: shutdown.clone(),
             backend: config.backend.clone(),
         };
@@ -113,13 +133,45 @@ impl Stack {
                 }
             }
         }
-        match stack.start_gateway(&config).await {
+        match stack.start_fronts(&config).await {
             Ok(()) => Ok(stack),
             Err(err) => {
                 stack.stop().await;
                 Err(err)
             }
         }
+    }
+
+    /// Starts the web and mobile BFFs against the running subgraphs, then the plain router.
+    async fn start_fronts(&mut self, config: &StackConfig) -> anyhow::Result<()> {
+        let subgraph_urls: HashMap<String, String> = self
+            .subgraphs
+            .iter()
+            .map(|s| (s.name.to_owned(), s.url()))
+            .collect();
+        let listener = bind("web", config.host, config.web_port).await?;
+        let addr = listener.local_addr()?;
+        let mut web = bff_web::profile(config.environment);
+        web.subgraph_urls = subgraph_urls.clone();
+        let task = bff_web::start(listener, web, self.shutdown.clone()).await?;
+        self.fronts.push(Front {
+            name: "web",
+            addr,
+            task,
+        });
+
+        let listener = bind("mobile", config.host, config.mobile_port).await?;
+        let addr = listener.local_addr()?;
+        let mut mobile = bff_mobile::profile(mobile_environment(config.environment));
+        mobile.subgraph_urls = subgraph_urls;
+        let task = bff_mobile::start(listener, mobile, self.shutdown.clone()).await?;
+        self.fronts.push(Front {
+            name: "mobile",
+            addr,
+            task,
+        });
+
+        self.start_gateway(config).await
     }
 
     /// Composes the running subgraphs into a supergraph and serves it with the engine.
@@ -131,12 +183,17 @@ impl Stack {
             .collect();
         let sdl = tributary_schema::compose(&sources).context("composing the supergraph")?;
         let supergraph = Supergraph::from_sdl(&sdl).context("loading the supergraph")?;
-        let engine = Engine::new(supergraph, GatewayConfig::default(), Default::default())
-            .context("starting the engine")?;
-        let addr = SocketAddr::new(config.host, config.gateway_port.unwrap_or(0));
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("gateway: binding {addr}"))?;
+        let router = GatewayConfig {
+            graphiql: config.environment == Environment::Development,
+            persisted: tributary_gateway::http::persisted::PersistedConfig {
+                apq: config.environment == Environment::Development,
+                ..Default::default()
+            },
+            ..GatewayConfig::default()
+        };
+        let engine =
+            Engine::new(supergraph, router, Default::default()).context("starting the engine")?;
+        let listener = bind("gateway", config.host, config.gateway_port).await?;
         let addr = listener.local_addr()?;
         let app = tributary_gateway::http::router(Arc::new(engine));
         let task = tokio::spawn(
@@ -145,23 +202,40 @@ impl Stack {
                 .into_future(),
         );
         tracing::info!(%addr, "federation router serving");
-        self.gateway = Some((addr, task));
+        self.fronts.push(Front {
+            name: "gateway",
+            addr,
+            task,
+        });
         Ok(())
     }
 
-    /// The federation router's GraphQL URL.
+    /// The plain federation router's GraphQL URL.
     pub fn gateway_url(&self) -> Option<String> {
-        self.gateway
-            .as_ref()
-            .map(|(addr, _)| format!("http://{addr}/graphql"))
+        self.url("gateway")
     }
 
-    /// The GraphQL URL of subgraph `name`.
+    /// The GraphQL URL of `name`: a subgraph, a BFF (`web`, `mobile`) or the plain router
+    /// (`gateway`).
     pub fn url(&self, name: &str) -> Option<String> {
-        self.subgraphs
+        self.fronts
             .iter()
-            .find(|s| s.name == name)
-            .map(Running::url)
+            .find(|f| f.name == name)
+            .map(|f| format!("http://{}/graphql", f.addr))
+            .or_else(|| {
+                self.subgraphs
+                    .iter()
+                    .find(|s| s.name == name)
+                    .map(Running::url)
+            })
+    }
+
+    /// The BFFs' and the plain router's names and GraphQL URLs: web, mobile, gateway.
+    pub fn front_urls(&self) -> Vec<(&'static str, String)> {
+        self.fronts
+            .iter()
+            .map(|f| (f.name, format!("http://{}/graphql", f.addr)))
+            .collect()
     }
 
     /// Every subgraph's name and GraphQL URL, in start order.
@@ -177,18 +251,24 @@ impl Stack {
     /// Stops every server, letting in-flight requests finish.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        if let Some((_, task)) = self.gateway {
-            match task.await {
+        for front in self.fronts {
+            match front.task.await {
                 Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::warn!(error = %err, "gateway ended with an error"),
-                Err(err) => tracing::warn!(error = %err, "gateway task failed"),
+                Ok(Err(err)) => {
+                    tracing::warn!(server = front.name, error = %err, "server ended with an error")
+                }
+                Err(err) => tracing::warn!(server = front.name, error = %err, "server task failed"),
             }
         }
         for running in self.subgraphs {
             match running.task.await {
                 Ok(Ok(())) => {}
-                Ok(Err(err)) => tracing::warn!(subgraph = running.name, error = %err, "server ended with an error"),
-                Err(err) => tracing::warn!(subgraph = running.name, error = %err, "server task failed"),
+                Ok(Err(err)) => {
+                    tracing::warn!(subgraph = running.name, error = %err, "server ended with an error")
+                }
+                Err(err) => {
+                    tracing::warn!(subgraph = running.name, error = %err, "server task failed")
+                }
             }
         }
     }
@@ -203,6 +283,22 @@ pub fn sdl_of(name: &str) -> String {
         "inventory" => subgraph_inventory::Inventory::sdl(),
         "orders" => subgraph_orders::Orders::sdl(),
         _ => String::new(),
+    }
+}
+
+/// Binds `name`'s listener on `host` at `port` (a free port when `None`).
+async fn bind(name: &str, host: IpAddr, port: Option<u16>) -> anyhow::Result<TcpListener> {
+    let addr = SocketAddr::new(host, port.unwrap_or(0));
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("{name}: binding {addr}"))
+}
+
+/// The mobile BFF's name for the launcher's environment.
+fn mobile_environment(environment: Environment) -> bff_mobile::Environment {
+    match environment {
+        Environment::Development => bff_mobile::Environment::Development,
+        Environment::Production => bff_mobile::Environment::Production,
     }
 }
 

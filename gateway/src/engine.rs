@@ -140,7 +140,12 @@ impl Engine {
     }
 
     /// Runs one request end to end.
-    pub async fn execute(&self, mut request: GraphqlRequest, headers: &HeaderMap, carrier: Carrier) -> EngineResponse {
+    pub async fn execute(
+        &self,
+        mut request: GraphqlRequest,
+        headers: &HeaderMap,
+        carrier: Carrier,
+    ) -> EngineResponse {
         let started = std::time::Instant::now();
         let version = self.current.load_full();
         let document_id = request.document_id.take();
@@ -148,7 +153,11 @@ impl Engine {
             return reject(Rejection::BadRequest, err.code(), &err.to_string());
         }
         let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
-            return reject(Rejection::BadRequest, "BAD_REQUEST", "the request has no `query`");
+            return reject(
+                Rejection::BadRequest,
+                "BAD_REQUEST",
+                "the request has no `query`",
+            );
         };
         let prepared = match self.preparer.prepare(
             &version.supergraph,
@@ -174,12 +183,16 @@ impl Engine {
         }
         let empty = Map::new();
         let provided = request.variables.as_ref().unwrap_or(&empty);
-        let variables = match variables::coerce(version.supergraph.api(), &prepared.variables, provided) {
-            Ok(variables) => variables,
-            Err(err) => return reject(Rejection::BadRequest, "BAD_USER_INPUT", &err.to_string()),
-        };
+        let variables =
+            match variables::coerce(version.supergraph.api(), &prepared.variables, provided) {
+                Ok(variables) => variables,
+                Err(err) => {
+                    return reject(Rejection::BadRequest, "BAD_USER_INPUT", &err.to_string());
+                }
+            };
         if let Some(max) = self.config.max_page_size
-            && let Some(message) = page_size_violation(&prepared.analysis.page_arguments, &variables, max)
+            && let Some(message) =
+                page_size_violation(&prepared.analysis.page_arguments, &variables, max)
         {
             return reject(Rejection::BadRequest, "BAD_USER_INPUT", &message);
         }
@@ -272,7 +285,12 @@ impl ClientInfo {
 
 /// The `Cache-Control` of a query response: the strictest of the operation's static hint and
 /// the subgraphs' headers, `private` when the caller is identified, `no-store` at max-age 0.
-fn cache_policy(static_hint: Option<u32>, subgraphs: CacheHint, default: u32, identified: bool) -> String {
+fn cache_policy(
+    static_hint: Option<u32>,
+    subgraphs: CacheHint,
+    default: u32,
+    identified: bool,
+) -> String {
     if subgraphs.no_store {
         return "no-store".to_owned();
     }
@@ -284,7 +302,11 @@ fn cache_policy(static_hint: Option<u32>, subgraphs: CacheHint, default: u32, id
     if max_age == 0 {
         return "no-store".to_owned();
     }
-    let scope = if identified || subgraphs.private { "private" } else { "public" };
+    let scope = if identified || subgraphs.private {
+        "private"
+    } else {
+        "public"
+    };
     format!("{scope}, max-age={max_age}")
 }
 

@@ -54,7 +54,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<Config>(&text).with_context(|| format!("parsing {}", path.display()))?
+            toml::from_str::<Config>(&text)
+                .with_context(|| format!("parsing {}", path.display()))?
         }
         None => Config::default(),
     };
@@ -120,7 +121,9 @@ async fn watch(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationToken) 
         last = now;
         match Supergraph::from_file(&path).and_then(|s| engine.reload(s)) {
             Ok(()) => tracing::info!(supergraph = %path.display(), "supergraph reloaded"),
-            Err(err) => tracing::error!(error = %err, "supergraph reload failed; keeping the current version"),
+            Err(err) => {
+                tracing::error!(error = %err, "supergraph reload failed; keeping the current version")
+            }
         }
     }
 }

@@ -1,14 +1,15 @@
-//! Tributary's schemas before run time: composing the domain subgraphs' SDL into the
-//! supergraph the gateway plans against, and keeping the checked-in copies of both in step with
-//! the code.
+//! Tributary's schemas before run time: composing subgraph SDL into the supergraphs the
+//! engine plans against, cutting contracts out of them for each kind of client, printing the
+//! API schemas clients see, telling breaking from safe changes between two versions of an API,
+//! and keeping the checked-in copies of all of these in step with the code.
 //!
 //! Composition is `graphql-composition`'s, followed by patches that make its output what
 //! Apollo's composer emits for the same subgraphs (root types joined to their subgraphs,
 //! `external: true` on `@external` key fields, `@interfaceObject` joins, the join spec's
 //! `repeatable` definitions and `@link`s): the gateway's planner, `hive-router-query-planner`,
-//! reads supergraphs in that form. The crate does no I/O except in [`files`] and the command
-//! line, and it knows nothing of the domains: only [`cli`] (feature `cli`, on by default) names
-//! the five subgraphs whose SDL it writes.
+//! reads supergraphs in that form. The library does no I/O except in [`files`], and it knows
+//! nothing of the domains or of the BFFs: only [`cli`] (feature `cli`, on by default) names the
+//! subgraphs and clients whose files it writes, and only it calls the engine.
 //!
 //! # Layout
 //! - [`compose()`]: subgraph sources in, supergraph SDL out, or a [`ComposeError`] naming the
@@ -16,12 +17,20 @@
 //! - `facts`, `fieldset`: what each subgraph SDL declares (keys, `@external`s, field order).
 //! - `validate`: rules Apollo's composer enforces that `graphql-composition` does not.
 //! - `patch`: the post-processing steps, one module each; `render`: the stable SDL layout.
-//! - [`files`]: the files under `schema/` derived from the sources, writing and drift checks.
-//! - [`cli`]: `compose` and `check` over the domain subgraphs.
+//! - [`Contract`]: a supergraph with the elements of excluded `@tag`s made `@inaccessible`.
+//! - [`render_api`]: an API schema document (the engine's) as stable SDL.
+//! - [`diff()`]: breaking and safe changes between two API schemas; [`compat`]: the gate that
+//!   refuses breaking changes nobody accepted.
+//! - [`files`]: the files derived from the code, writing and drift checks.
+//! - [`cli`]: `compose`, `check`, `diff` and `release` over the workspace's subgraphs and BFFs.
 
+mod api;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod compat;
 mod compose;
+mod contract;
+pub mod diff;
 mod error;
 mod facts;
 mod fieldset;
@@ -30,5 +39,8 @@ mod patch;
 mod render;
 mod validate;
 
+pub use api::render_api;
 pub use compose::{SubgraphSource, compose};
+pub use contract::{Contract, ContractError};
+pub use diff::{Change, Severity, diff};
 pub use error::{ComposeError, Diagnostic};

@@ -1,7 +1,11 @@
 //! The test harness: start the real stack on free loopback ports, on SQLite and (when
 //! `TEST_DATABASE_URL` is set) on PostgreSQL, and talk to it over HTTP like a client would.
 //!
-//! It knows the stack only from the outside: URLs, GraphQL requests and JSON answers.
+//! It knows the stack only from the outside: URLs, GraphQL requests and JSON answers. The one
+//! exception is [`TestStack::counted_bff`], which starts another BFF in a chosen environment
+//! with relays in front of the subgraphs, so a test can count what one operation cost each.
+
+mod bff;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
@@ -10,6 +14,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::{Value, json};
 use subgraph_kit::sea_orm::{ConnectionTrait, Database};
 use tributary::{Backend, SUBGRAPHS, Stack, StackConfig};
+
+pub use bff::{Bff, CountedBff};
+pub use tributary::Environment;
 
 /// The password of every seeded demo user.
 pub const DEMO_PASSWORD: &str = "tributary-demo";
@@ -89,11 +96,12 @@ impl TestStack {
         self.pg.is_some()
     }
 
-    /// The GraphQL URL of subgraph `name`, or of the federation router for `"gateway"`.
+    /// The GraphQL URL of subgraph `name`, of a BFF (`"web"`, `"mobile"`), or of the plain
+    /// federation router (`"gateway"`).
     pub fn url(&self, name: &str) -> String {
         self.stack
             .as_ref()
-            .and_then(|s| if name == "gateway" { s.gateway_url() } else { s.url(name) })
+            .and_then(|s| s.url(name))
             .unwrap_or_else(|| panic!("no server named {name}"))
     }
 
@@ -166,7 +174,10 @@ async fn start(backend: Backend) -> Stack {
     Stack::start(StackConfig {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         base_port: None,
+        web_port: None,
+        mobile_port: None,
         gateway_port: None,
+        environment: Environment::Development,
         backend,
         reset: false,
         jwt_secret: TEST_SECRET.to_owned(),

@@ -84,7 +84,8 @@ impl Batch {
             Some((FlattenNodePathSegment::TypeCondition(types), rest)) => {
                 // An object without `__typename` passes the condition.
                 let typename = object.get("__typename").and_then(Value::as_str);
-                let matches = typename.is_none_or(|t| types.iter().any(|c| api.is_possible_type(c, t)));
+                let matches =
+                    typename.is_none_or(|t| types.iter().any(|c| api.is_possible_type(c, t)));
                 if matches {
                     self.walk(value, rest, trail, requires, rewrites, api);
                 }
@@ -128,15 +129,18 @@ impl Batch {
 
     /// The client path of the first entity that used representation `index`.
     fn client_path(&self, index: usize) -> Option<Vec<Value>> {
-        self.slots.iter().find(|(_, i)| *i == index).map(|(trail, _)| {
-            trail
-                .iter()
-                .map(|step| match step {
-                    Step::Key(k) => Value::String(k.clone()),
-                    Step::Index(i) => Value::from(*i),
-                })
-                .collect()
-        })
+        self.slots
+            .iter()
+            .find(|(_, i)| *i == index)
+            .map(|(trail, _)| {
+                trail
+                    .iter()
+                    .map(|step| match step {
+                        Step::Key(k) => Value::String(k.clone()),
+                        Step::Index(i) => Value::from(*i),
+                    })
+                    .collect()
+            })
     }
 }
 
@@ -229,7 +233,11 @@ impl<'a> Execution<'a> {
             )]),
         );
         let Some(body) = self
-            .call(&fetch.service_name, &fetch.operation.document_str, variables)
+            .call(
+                &fetch.service_name,
+                &fetch.operation.document_str,
+                variables,
+            )
             .await
         else {
             return;
@@ -256,7 +264,13 @@ impl<'a> Execution<'a> {
             for alias in &node.entity_batch.aliases {
                 let mut batch = Batch::default();
                 for path in &alias.merge_paths {
-                    batch.collect(&data, path.as_slice(), &alias.requires, alias.input_rewrites.as_ref(), api);
+                    batch.collect(
+                        &data,
+                        path.as_slice(),
+                        &alias.requires,
+                        alias.input_rewrites.as_ref(),
+                        api,
+                    );
                 }
                 batches.push(batch);
             }
@@ -303,7 +317,11 @@ impl<'a> Execution<'a> {
             );
         }
         let service = &node.service_name;
-        self.errors(errors.into_iter().map(|e| with_service(e, service, Some(None))));
+        self.errors(
+            errors
+                .into_iter()
+                .map(|e| with_service(e, service, Some(None))),
+        );
     }
 
     fn merge_entities(
@@ -316,19 +334,46 @@ impl<'a> Execution<'a> {
         rewrites: Option<&Vec<FetchRewrite>>,
     ) {
         let api = self.supergraph.api();
-        let repathed = errors.into_iter().map(|error| {
-            let path = error.get("path").and_then(Value::as_array).and_then(|path| {
-                let index = match (path.first(), path.get(1)) {
-                    (Some(Value::String(f)), Some(index)) if f == field => index.as_u64()?,
-                    _ => return None,
-                };
-                let mut client = batch.client_path(index as usize)?;
-                client.extend(path.iter().skip(2).cloned());
-                Some(Value::Array(client))
-            });
-            with_service(error, service, Some(path))
-        });
-        self.errors(repathed.collect::<Vec<_>>());
+        // async-graphql 7 writes `_entities` error paths without the representation index
+        // (`["_entities", "field"]`): the index is recovered from the answer, as the first
+        // entity not yet blamed for this path whose value there is null.
+        let answered = match &results {
+            Some(Value::Array(items)) => items.as_slice(),
+            _ => &[],
+        };
+        let mut blamed: Vec<(usize, Vec<Value>)> = Vec::new();
+        let repathed: Vec<Value> = errors
+            .into_iter()
+            .map(|error| {
+                let path = error
+                    .get("path")
+                    .and_then(Value::as_array)
+                    .and_then(|path| {
+                        if path.first().and_then(Value::as_str) != Some(field) {
+                            return None;
+                        }
+                        let (index, rest) = match path.get(1) {
+                            Some(Value::Number(n)) => {
+                                (usize::try_from(n.as_u64()?).ok()?, &path[2..])
+                            }
+                            _ => {
+                                let rest = &path[1..];
+                                let index = (0..batch.seen.len()).find(|i| {
+                                    !blamed.iter().any(|(b, r)| b == i && r.as_slice() == rest)
+                                        && null_at(answered.get(*i), rest)
+                                })?;
+                                (index, rest)
+                            }
+                        };
+                        blamed.push((index, rest.to_vec()));
+                        let mut client = batch.client_path(index)?;
+                        client.extend(rest.iter().cloned());
+                        Some(Value::Array(client))
+                    });
+                with_service(error, service, Some(path))
+            })
+            .collect();
+        self.errors(repathed);
         let Some(Value::Array(mut results)) = results else {
             return;
         };
@@ -360,4 +405,27 @@ fn navigate<'v>(mut value: &'v mut Value, trail: &[Step]) -> Option<&'v mut Valu
         };
     }
     Some(value)
+}
+
+/// Whether `entity` is missing or null, or holds null (or nothing) at `path`.
+fn null_at(entity: Option<&Value>, path: &[Value]) -> bool {
+    let mut value = match entity {
+        Some(value) => value,
+        None => return true,
+    };
+    for step in path {
+        if value.is_null() {
+            return true;
+        }
+        let next = match step {
+            Value::String(key) => value.get(key.as_str()),
+            Value::Number(n) => n.as_u64().and_then(|i| value.get(i as usize)),
+            _ => None,
+        };
+        match next {
+            Some(next) => value = next,
+            None => return true,
+        }
+    }
+    value.is_null()
 }

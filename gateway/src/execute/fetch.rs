@@ -24,7 +24,11 @@ impl<'a> Execution<'a> {
     pub(super) async fn fetch_root(&self, fetch: &FetchNode) {
         let variables = self.fetch_variables(fetch.variable_usages.iter().flatten(), None);
         let Some(body) = self
-            .call(&fetch.service_name, &fetch.operation.document_str, variables)
+            .call(
+                &fetch.service_name,
+                &fetch.operation.document_str,
+                variables,
+            )
             .await
         else {
             return;
@@ -68,10 +72,15 @@ impl<'a> Execution<'a> {
         variables: Map<String, Value>,
     ) -> Option<SubgraphBody> {
         let Some(transport) = self.subgraphs.get(service) else {
-            self.error(failure(service, "SUBREQUEST_HTTP_ERROR", "the subgraph has no configured transport"));
+            self.error(failure(
+                service,
+                "SUBREQUEST_HTTP_ERROR",
+                "the subgraph has no configured transport",
+            ));
             return None;
         };
-        let body = match serde_json::to_vec(&json!({ "query": operation, "variables": variables })) {
+        let body = match serde_json::to_vec(&json!({ "query": operation, "variables": variables }))
+        {
             Ok(body) => Bytes::from(body),
             Err(err) => {
                 self.error(failure(service, "INTERNAL_SERVER_ERROR", &err.to_string()));
@@ -87,7 +96,11 @@ impl<'a> Execution<'a> {
             Ok(response) => response,
             Err(TransportError::Timeout) => {
                 tracing::warn!(subgraph = service, "subgraph request timed out");
-                self.error(failure(service, "SUBREQUEST_TIMEOUT", "the request timed out"));
+                self.error(failure(
+                    service,
+                    "SUBREQUEST_TIMEOUT",
+                    "the request timed out",
+                ));
                 return None;
             }
             Err(err) => {
@@ -110,7 +123,10 @@ impl<'a> Execution<'a> {
                 None
             }
             _ => {
-                tracing::warn!(subgraph = service, "subgraph response is not a GraphQL response");
+                tracing::warn!(
+                    subgraph = service,
+                    "subgraph response is not a GraphQL response"
+                );
                 self.error(failure(
                     service,
                     "SUBREQUEST_MALFORMED_RESPONSE",
@@ -132,7 +148,11 @@ fn failure(service: &str, code: &str, reason: &str) -> GraphqlError {
 
 /// A subgraph's error for the client: its location dropped (it points into the subgraph's
 /// operation), `extensions.serviceName` added, its path replaced when one is given.
-pub(super) fn with_service(error: Value, service: &str, path: Option<Option<Value>>) -> GraphqlError {
+pub(super) fn with_service(
+    error: Value,
+    service: &str,
+    path: Option<Option<Value>>,
+) -> GraphqlError {
     let mut error = match error {
         Value::Object(map) => map,
         other => {
@@ -162,4 +182,3 @@ pub(super) fn with_service(error: Value, service: &str, path: Option<Option<Valu
     }
     Value::Object(error)
 }
-

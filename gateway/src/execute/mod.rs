@@ -182,5 +182,7 @@ impl<'a> Execution<'a> {
 /// Locks a per-request mutex; a poisoned one (a panic elsewhere in this request) still
 /// holds consistent JSON, so it is used as is.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

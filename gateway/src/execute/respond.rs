@@ -131,7 +131,11 @@ impl<'a> Writer<'a> {
     fn write_introspection(&mut self, fields: &[&'a FieldSelection]) -> Result<(), Null> {
         let field = fields[0];
         let value = self.supergraph.introspect(field, self.variables);
-        let type_name = if field.name == "__schema" { "__Schema" } else { "__Type" };
+        let type_name = if field.name == "__schema" {
+            "__Schema"
+        } else {
+            "__Type"
+        };
         let ty = Type::NamedType(type_name.to_owned());
         let sets: Vec<&SelectionSet> = fields.iter().map(|f| &f.selections).collect();
         let context = (self.api.query_type().to_owned(), field.name.clone());
@@ -174,7 +178,10 @@ impl<'a> Writer<'a> {
             }
             other => {
                 let mark = self.out.len();
-                if self.write_unwrapped(value, other, sets, field, context).is_err() {
+                if self
+                    .write_unwrapped(value, other, sets, field, context)
+                    .is_err()
+                {
                     self.out.truncate(mark);
                     self.out.extend_from_slice(b"null");
                 }
@@ -299,9 +306,12 @@ impl<'a> Writer<'a> {
                 }
                 SelectionItem::InlineFragment(fragment) => {
                     let applies = fragment.type_condition == type_name
-                        || self.api.is_possible_type(&fragment.type_condition, type_name);
+                        || self
+                            .api
+                            .is_possible_type(&fragment.type_condition, type_name);
                     if applies
-                        && self.included(fragment.skip_if.as_deref(), fragment.include_if.as_deref())
+                        && self
+                            .included(fragment.skip_if.as_deref(), fragment.include_if.as_deref())
                     {
                         self.collect_into(type_name, &fragment.selections, groups);
                     }
@@ -312,7 +322,12 @@ impl<'a> Writer<'a> {
     }
 
     fn included(&self, skip_if: Option<&str>, include_if: Option<&str>) -> bool {
-        let var = |name: &str| self.variables.get(name).and_then(Value::as_bool).unwrap_or(false);
+        let var = |name: &str| {
+            self.variables
+                .get(name)
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
         !skip_if.is_some_and(var) && include_if.is_none_or(var)
     }
 
@@ -328,7 +343,8 @@ impl<'a> Writer<'a> {
 
     fn field_error(&mut self, message: String) {
         let path = self.current_path();
-        self.errors.push(json!({ "message": message, "path": path }));
+        self.errors
+            .push(json!({ "message": message, "path": path }));
     }
 
     /// Records "cannot return null" unless an error already explains this null.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -37,8 +38,13 @@ pub fn router(engine: Arc<Engine>) -> Router {
     router
         // Every request carries an id (the client's, or a new one) that is forwarded to the
         // subgraphs and echoed in the response, so one operation can be followed in all logs.
-        .layer(tower_http::request_id::PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(tower_http::request_id::SetRequestIdLayer::new(request_id, RequestIds::default()))
+        .layer(tower_http::request_id::PropagateRequestIdLayer::new(
+            request_id.clone(),
+        ))
+        .layer(tower_http::request_id::SetRequestIdLayer::new(
+            request_id,
+            RequestIds::default(),
+        ))
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         // A bug must cost one request a 500, never the connection or the process.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
@@ -66,10 +72,15 @@ impl Default for RequestIds {
 }
 
 impl tower_http::request_id::MakeRequestId for RequestIds {
-    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<tower_http::request_id::RequestId> {
+    fn make_request_id<B>(
+        &mut self,
+        _: &axum::http::Request<B>,
+    ) -> Option<tower_http::request_id::RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let id = format!("{:08x}-{n:x}", self.prefix as u32);
-        HeaderValue::from_str(&id).ok().map(tower_http::request_id::RequestId::new)
+        HeaderValue::from_str(&id)
+            .ok()
+            .map(tower_http::request_id::RequestId::new)
     }
 }
 
@@ -96,7 +107,12 @@ fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     };
     let mut best = None;
     for part in accept.split(',') {
-        let media = part.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let media = part
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match media.as_str() {
             GRAPHQL_RESPONSE_JSON => return Some(MediaType::GraphqlResponse),
             JSON | "*/*" | "application/*" => best = best.or(Some(MediaType::Json)),
@@ -106,7 +122,11 @@ fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
     best
 }
 
-async fn graphql_post(State(engine): State<Arc<Engine>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn graphql_post(
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -125,8 +145,17 @@ async fn graphql_post(State(engine): State<Arc<Engine>>, headers: HeaderMap, bod
             "UNSUPPORTED_MEDIA_TYPE",
             "POST bodies must be application/json",
         );
-        return respond(media, response, Some(StatusCode::UNSUPPORTED_MEDIA_TYPE), &headers);
+        return respond(
+            media,
+            response,
+            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            &headers,
+        );
     }
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => return unreadable_body(&engine, media, &rejection, &headers),
+    };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(err) => {
@@ -145,17 +174,84 @@ async fn graphql_post(State(engine): State<Arc<Engine>>, headers: HeaderMap, bod
             return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
         }
     };
+    if let Some(response) = missing_operation(&request) {
+        return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
+    }
     let response = engine.execute(request, &headers, Carrier::Post).await;
     respond(media, response, None, &headers)
 }
 
+/// A body that could not be read (over `max_body_bytes`, or cut off) gets a GraphQL error
+/// like any other refusal, not the framework's plain-text one.
+fn unreadable_body(
+    engine: &Engine,
+    media: MediaType,
+    rejection: &BytesRejection,
+    headers: &HeaderMap,
+) -> Response {
+    let (status, code, message) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        let limit = engine.config().max_body_bytes;
+        let message = format!("the request body is larger than the {limit} bytes accepted");
+        (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message)
+    } else {
+        let message = format!(
+            "the request body could not be read: {}",
+            rejection.body_text()
+        );
+        (StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    };
+    let mut http = respond(
+        media,
+        reject(Rejection::BadRequest, code, &message),
+        Some(status),
+        headers,
+    );
+    // The rest of the body was never read: the connection cannot carry another request, and
+    // saying so keeps the client from reusing it (it would fail with a broken pipe).
+    http.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    http
+}
+
+/// A request that names no operation (no `query`, no persisted document id or hash) is not a
+/// well-formed GraphQL-over-HTTP request: 400 whichever media type was asked for.
+fn missing_operation(request: &GraphqlRequest) -> Option<EngineResponse> {
+    let has_query = request
+        .query
+        .as_deref()
+        .is_some_and(|q| !q.trim().is_empty());
+    let persisted = request.document_id.is_some()
+        || request
+            .extensions
+            .as_ref()
+            .is_some_and(|extensions| extensions.contains_key("persistedQuery"));
+    (!has_query && !persisted).then(|| {
+        reject(
+            Rejection::BadRequest,
+            "BAD_REQUEST",
+            "the request has no `query`",
+        )
+    })
+}
+
 /// Runs a batched POST (a JSON array of requests) and answers with an array of responses.
-async fn batch(engine: &Engine, media: MediaType, items: Vec<Value>, headers: &HeaderMap) -> Response {
+async fn batch(
+    engine: &Engine,
+    media: MediaType,
+    items: Vec<Value>,
+    headers: &HeaderMap,
+) -> Response {
     let max = engine.config().max_batch;
     let refusal = if max == 0 {
-        Some(("BATCHING_NOT_ENABLED", "batched requests are not accepted here".to_owned()))
+        Some((
+            "BATCHING_NOT_ENABLED",
+            "batched requests are not accepted here".to_owned(),
+        ))
     } else if items.is_empty() || items.len() > max {
-        Some(("BATCH_LIMIT_EXCEEDED", format!("a batch must hold 1 to {max} operations")))
+        Some((
+            "BATCH_LIMIT_EXCEEDED",
+            format!("a batch must hold 1 to {max} operations"),
+        ))
     } else {
         None
     };
@@ -170,7 +266,8 @@ async fn batch(engine: &Engine, media: MediaType, items: Vec<Value>, headers: &H
         }
     });
     let responses = futures::future::join_all(runs).await;
-    let mut body = Vec::with_capacity(responses.iter().map(|r| r.body.len() + 1).sum::<usize>() + 2);
+    let mut body =
+        Vec::with_capacity(responses.iter().map(|r| r.body.len() + 1).sum::<usize>() + 2);
     body.push(b'[');
     for (i, response) in responses.iter().enumerate() {
         if i > 0 {
@@ -180,7 +277,10 @@ async fn batch(engine: &Engine, media: MediaType, items: Vec<Value>, headers: &H
     }
     body.push(b']');
     let mut http = (StatusCode::OK, body).into_response();
-    http.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()));
+    http.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.as_str()),
+    );
     http.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     http
@@ -216,13 +316,14 @@ fn request_from_members(
             Some(_) => Err(format!("`{name}` must be a string")),
         }
     };
-    let object = |value: Option<&Value>, name: &str| -> Result<Option<Map<String, Value>>, String> {
-        match value {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Object(map)) => Ok(Some(map.clone())),
-            Some(_) => Err(format!("`{name}` must be an object")),
-        }
-    };
+    let object =
+        |value: Option<&Value>, name: &str| -> Result<Option<Map<String, Value>>, String> {
+            match value {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Object(map)) => Ok(Some(map.clone())),
+                Some(_) => Err(format!("`{name}` must be an object")),
+            }
+        };
     Ok(GraphqlRequest {
         query: string(query, "query")?,
         operation_name: string(operation_name, "operationName")?,
@@ -238,16 +339,26 @@ async fn graphql_get(
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    let persisted = param("documentId").is_some() || param("id").is_some() || param("extensions").is_some();
+    let persisted =
+        param("documentId").is_some() || param("id").is_some() || param("extensions").is_some();
     if wants_html && param("query").is_none() && !persisted && engine.config().graphiql {
         let config = engine.config();
-        return Html(graphiql::page("/graphql", &config.graphiql_title, &config.graphiql_examples))
-            .into_response();
+        return Html(graphiql::page(
+            "/graphql",
+            &config.graphiql_title,
+            &config.graphiql_examples,
+        ))
+        .into_response();
     }
     let _ = method;
     let Some(media) = negotiate(&headers) else {
@@ -283,6 +394,9 @@ async fn graphql_get(
             return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
         }
     };
+    if let Some(response) = missing_operation(&request) {
+        return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
+    }
     let response = engine.execute(request, &headers, Carrier::Get).await;
     respond(media, response, None, &headers)
 }
@@ -312,12 +426,16 @@ fn respond(
     {
         let mut http = StatusCode::NOT_MODIFIED.into_response();
         http.headers_mut().insert(header::ETAG, etag.clone());
-        http.headers_mut().insert(header::CACHE_CONTROL, cache_control);
+        http.headers_mut()
+            .insert(header::CACHE_CONTROL, cache_control);
         return http;
     }
     let mut http = (status, response.body).into_response();
     let headers = http.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media.as_str()));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.as_str()),
+    );
     headers.insert(header::CACHE_CONTROL, cache_control);
     if let Some(etag) = etag {
         headers.insert(header::ETAG, etag);
@@ -330,13 +448,17 @@ fn respond(
 
 /// Whether `If-None-Match` names `etag` (or is `*`).
 fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let Some(value) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     let ours = etag.to_str().unwrap_or_default();
-    value.split(',').map(str::trim).any(|tag| {
-        tag == "*" || tag == ours || tag.strip_prefix("W/") == Some(ours)
-    })
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == ours || tag.strip_prefix("W/") == Some(ours))
 }
 
 /// CORS for the configured browser origins: credentials allowed (cookies or bearer tokens).

@@ -123,7 +123,8 @@ impl Manifest {
 
     /// Reads a manifest file.
     pub fn load(path: &Path) -> Result<Manifest, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
         serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
     }
 }
@@ -146,8 +147,11 @@ impl Persisted {
                     .collect()
             })
             .unwrap_or_default();
-        let apq = (config.apq && !config.safelist)
-            .then(|| moka::sync::Cache::builder().max_capacity(config.apq_capacity).build());
+        let apq = (config.apq && !config.safelist).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(config.apq_capacity)
+                .build()
+        });
         Persisted {
             by_id,
             safelist: config.safelist,
@@ -167,7 +171,11 @@ impl Persisted {
             request.query = Some(body.to_string());
             return Ok(());
         }
-        let hash = match request.extensions.as_ref().and_then(|e| e.get("persistedQuery")) {
+        let hash = match request
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("persistedQuery"))
+        {
             None => None,
             Some(Value::Object(pq)) => {
                 let version = pq.get("version").and_then(Value::as_i64);

@@ -43,7 +43,9 @@ fn walk(
 ) {
     for item in &selection.items {
         match item {
-            SelectionItem::Field(field) => visit_field(api, parent, field, hints, page_arguments, out),
+            SelectionItem::Field(field) => {
+                visit_field(api, parent, field, hints, page_arguments, out)
+            }
             SelectionItem::InlineFragment(fragment) => walk(
                 api,
                 &fragment.type_condition,

@@ -108,7 +108,9 @@ impl<'a> Walker<'a> {
                     Shape {
                         depth: child.depth.saturating_add(1),
                         fields: child.fields.saturating_add(1),
-                        aliases: child.aliases.saturating_add(u64::from(field.alias.is_some())),
+                        aliases: child
+                            .aliases
+                            .saturating_add(u64::from(field.alias.is_some())),
                         root_fields: 1,
                     }
                 }
@@ -143,7 +145,11 @@ impl<'a> Walker<'a> {
 }
 
 /// Checks the operation `operation_name` (or every operation) of `document` against `limits`.
-pub fn check(document: &Document, operation_name: Option<&str>, limits: &Limits) -> Result<(), LimitError> {
+pub fn check(
+    document: &Document,
+    operation_name: Option<&str>,
+    limits: &Limits,
+) -> Result<(), LimitError> {
     let mut walker = Walker {
         fragments: HashMap::new(),
         memo: HashMap::new(),
@@ -151,7 +157,9 @@ pub fn check(document: &Document, operation_name: Option<&str>, limits: &Limits)
     };
     for definition in &document.definitions {
         if let Definition::Fragment(fragment) = definition {
-            walker.fragments.insert(&fragment.name, &fragment.selection_set);
+            walker
+                .fragments
+                .insert(&fragment.name, &fragment.selection_set);
         }
     }
     for definition in &document.definitions {
@@ -164,16 +172,28 @@ pub fn check(document: &Document, operation_name: Option<&str>, limits: &Limits)
         }
         let shape = walker.selection_set(set);
         if shape.depth > u64::from(limits.max_depth) {
-            return Err(LimitError::Depth { found: shape.depth, max: limits.max_depth });
+            return Err(LimitError::Depth {
+                found: shape.depth,
+                max: limits.max_depth,
+            });
         }
         if shape.fields > limits.max_fields {
-            return Err(LimitError::Fields { found: shape.fields, max: limits.max_fields });
+            return Err(LimitError::Fields {
+                found: shape.fields,
+                max: limits.max_fields,
+            });
         }
         if shape.aliases > limits.max_aliases {
-            return Err(LimitError::Aliases { found: shape.aliases, max: limits.max_aliases });
+            return Err(LimitError::Aliases {
+                found: shape.aliases,
+                max: limits.max_aliases,
+            });
         }
         if shape.root_fields > limits.max_root_fields {
-            return Err(LimitError::RootFields { found: shape.root_fields, max: limits.max_root_fields });
+            return Err(LimitError::RootFields {
+                found: shape.root_fields,
+                max: limits.max_root_fields,
+            });
         }
     }
     Ok(())

@@ -78,11 +78,13 @@ impl PrepareError {
         match self {
             PrepareError::Parse(_) => "GRAPHQL_PARSE_FAILED",
             PrepareError::Limit(limit) => limit.code(),
-            PrepareError::Validation(_) | PrepareError::NoOperation | PrepareError::AmbiguousOperation => {
-                "GRAPHQL_VALIDATION_FAILED"
-            }
+            PrepareError::Validation(_)
+            | PrepareError::NoOperation
+            | PrepareError::AmbiguousOperation => "GRAPHQL_VALIDATION_FAILED",
             PrepareError::UnknownOperation(_) => "GRAPHQL_UNKNOWN_OPERATION_NAME",
-            PrepareError::Plan(PlanError::OperationSelection(_)) => "GRAPHQL_UNKNOWN_OPERATION_NAME",
+            PrepareError::Plan(PlanError::OperationSelection(_)) => {
+                "GRAPHQL_UNKNOWN_OPERATION_NAME"
+            }
             PrepareError::Plan(PlanError::Normalization(_)) => "GRAPHQL_VALIDATION_FAILED",
             PrepareError::Plan(_) => "QUERY_PLANNING_FAILED",
         }
@@ -156,7 +158,9 @@ impl Preparer {
             }
         };
         let operation = supergraph.planner().normalize(&document, name)?;
-        let plan = supergraph.planner().plan_without_introspection(&operation)?;
+        let plan = supergraph
+            .planner()
+            .plan_without_introspection(&operation)?;
         let api = supergraph.api();
         let root = match operation_type {
             OperationType::Query => api.query_type(),

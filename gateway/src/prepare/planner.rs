@@ -11,13 +11,19 @@ use hive_router_query_planner::ast::normalization::normalize_operation;
 use hive_router_query_planner::graph::PlannerOverrideContext;
 use hive_router_query_planner::planner::{Planner as Inner, QueryPlannerOptions};
 use hive_router_query_planner::utils::cancellation::CancellationToken;
-use hive_router_query_planner::utils::parsing::{safe_parse_operation_with_token_limit, safe_parse_schema};
+use hive_router_query_planner::utils::parsing::{
+    safe_parse_operation_with_token_limit, safe_parse_schema,
+};
 
 use crate::supergraph::SupergraphError;
 
-pub use hive_router_query_planner::ast::operation::{OperationDefinition as Operation, VariableDefinition};
+pub use hive_router_query_planner::ast::operation::{
+    OperationDefinition as Operation, VariableDefinition,
+};
 pub use hive_router_query_planner::ast::selection_item::SelectionItem;
-pub use hive_router_query_planner::ast::selection_set::{FieldSelection, InlineFragmentSelection, SelectionSet};
+pub use hive_router_query_planner::ast::selection_set::{
+    FieldSelection, InlineFragmentSelection, SelectionSet,
+};
 pub use hive_router_query_planner::ast::value::Value as AstValue;
 pub use hive_router_query_planner::planner::plan_nodes::{
     BatchFetchNode, ConditionNode, FetchNode, FetchNodePathSegment, FetchRewrite, FlattenNode,
@@ -56,8 +62,7 @@ const PLAN_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
 impl Planner {
     /// Parses the supergraph SDL and builds the planner's graph.
     pub fn new(sdl: &str) -> Result<Planner, SupergraphError> {
-        let document =
-            safe_parse_schema(sdl).map_err(|e| SupergraphError::Parse(e.to_string()))?;
+        let document = safe_parse_schema(sdl).map_err(|e| SupergraphError::Parse(e.to_string()))?;
         let has_query = document.definitions.iter().any(|d| {
             matches!(d, Definition::TypeDefinition(TypeDefinition::Object(o)) if o.name == "Query")
                 || matches!(d, Definition::SchemaDefinition(s) if s.query.is_some())
@@ -137,15 +142,18 @@ impl Planner {
 impl Planner {
     /// Plans an operation after setting aside its root introspection fields (`__schema`,
     /// `__type`), which the engine answers itself from the API schema.
-    pub fn plan_without_introspection(&self, operation: &Operation) -> Result<QueryPlan, PlanError> {
-        let is_introspection = |item: &SelectionItem| {
-            matches!(item, SelectionItem::Field(f) if f.name == "__schema" || f.name == "__type")
-        };
+    pub fn plan_without_introspection(
+        &self,
+        operation: &Operation,
+    ) -> Result<QueryPlan, PlanError> {
+        let is_introspection = |item: &SelectionItem| matches!(item, SelectionItem::Field(f) if f.name == "__schema" || f.name == "__type");
         if !operation.selection_set.items.iter().any(is_introspection) {
             return self.plan(operation);
         }
         let mut rest = operation.clone();
-        rest.selection_set.items.retain(|item| !is_introspection(item));
+        rest.selection_set
+            .items
+            .retain(|item| !is_introspection(item));
         let only_typename = rest
             .selection_set
             .items

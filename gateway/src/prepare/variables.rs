@@ -34,12 +34,13 @@ pub fn coerce(
                 }
             }
             Some(value) => {
-                let value = coerce_value(schema, &definition.var_type, value).map_err(|problem| {
-                    VariableError(format!(
-                        "Variable \"${name}\" got invalid value {}; {problem}",
-                        short(value)
-                    ))
-                })?;
+                let value =
+                    coerce_value(schema, &definition.var_type, value).map_err(|problem| {
+                        VariableError(format!(
+                            "Variable \"${name}\" got invalid value {}; {problem}",
+                            short(value)
+                        ))
+                    })?;
                 coerced.insert(name.clone(), value);
             }
         }
@@ -51,7 +52,9 @@ fn coerce_value(schema: &ApiSchema, ty: &Type, value: &Value) -> Result<Value, S
     match ty {
         Type::NonNullType(inner) => {
             if value.is_null() {
-                Err(format!("Expected non-nullable type \"{ty}\" not to be null."))
+                Err(format!(
+                    "Expected non-nullable type \"{ty}\" not to be null."
+                ))
             } else {
                 coerce_value(schema, inner, value)
             }
@@ -73,19 +76,31 @@ fn coerce_named(schema: &ApiSchema, name: &str, value: &Value) -> Result<Value, 
     match name {
         "Int" => match value.as_i64() {
             Some(n) if i32::try_from(n).is_ok() => Ok(value.clone()),
-            _ => Err(format!("Int cannot represent non 32-bit signed integer value: {}", short(value))),
+            _ => Err(format!(
+                "Int cannot represent non 32-bit signed integer value: {}",
+                short(value)
+            )),
         },
         "Float" => match value {
             Value::Number(_) => Ok(value.clone()),
-            _ => Err(format!("Float cannot represent non numeric value: {}", short(value))),
+            _ => Err(format!(
+                "Float cannot represent non numeric value: {}",
+                short(value)
+            )),
         },
         "String" => match value {
             Value::String(_) => Ok(value.clone()),
-            _ => Err(format!("String cannot represent a non string value: {}", short(value))),
+            _ => Err(format!(
+                "String cannot represent a non string value: {}",
+                short(value)
+            )),
         },
         "Boolean" => match value {
             Value::Bool(_) => Ok(value.clone()),
-            _ => Err(format!("Boolean cannot represent a non boolean value: {}", short(value))),
+            _ => Err(format!(
+                "Boolean cannot represent a non boolean value: {}",
+                short(value)
+            )),
         },
         "ID" => match value {
             Value::String(_) => Ok(value.clone()),
@@ -96,7 +111,10 @@ fn coerce_named(schema: &ApiSchema, name: &str, value: &Value) -> Result<Value, 
             Some(TypeKind::Scalar) => Ok(value.clone()),
             Some(TypeKind::Enum) => match value {
                 Value::String(s) if schema.enum_has_value(name, s) => Ok(value.clone()),
-                _ => Err(format!("Value {} does not exist in \"{name}\" enum.", short(value))),
+                _ => Err(format!(
+                    "Value {} does not exist in \"{name}\" enum.",
+                    short(value)
+                )),
             },
             Some(TypeKind::InputObject) => coerce_input_object(schema, name, value),
             _ => Err(format!("\"{name}\" is not an input type.")),
@@ -110,13 +128,18 @@ fn coerce_input_object(schema: &ApiSchema, name: &str, value: &Value) -> Result<
     };
     let fields = schema.input_fields(name).unwrap_or(&[]);
     if let Some(unknown) = given.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
-        return Err(format!("Field \"{unknown}\" is not defined by type \"{name}\"."));
+        return Err(format!(
+            "Field \"{unknown}\" is not defined by type \"{name}\"."
+        ));
     }
     let mut out = Map::with_capacity(fields.len());
     for field in fields {
         match given.get(&field.name) {
             Some(v) => {
-                out.insert(field.name.clone(), coerce_value(schema, &field.value_type, v)?);
+                out.insert(
+                    field.name.clone(),
+                    coerce_value(schema, &field.value_type, v)?,
+                );
             }
             None => {
                 if let Some(default) = &field.default_value {
@@ -138,13 +161,18 @@ pub fn ast_to_json(value: &AstValue) -> Value {
     match value {
         AstValue::Variable(_) | AstValue::Null => Value::Null,
         AstValue::Int(n) => n.as_i64().map(Value::from).unwrap_or(Value::Null),
-        AstValue::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        AstValue::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         AstValue::String(s) => Value::String(s.clone()),
         AstValue::Boolean(b) => Value::Bool(*b),
         AstValue::Enum(e) => Value::String(e.clone()),
         AstValue::List(items) => Value::Array(items.iter().map(ast_to_json).collect()),
         AstValue::Object(fields) => Value::Object(
-            fields.iter().map(|(k, v)| (k.clone(), ast_to_json(v))).collect(),
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), ast_to_json(v)))
+                .collect(),
         ),
     }
 }
@@ -155,13 +183,18 @@ fn schema_ast_to_json(value: &graphql_tools::static_graphql::schema::Value) -> V
     match value {
         V::Variable(_) | V::Null => Value::Null,
         V::Int(n) => n.as_i64().map(Value::from).unwrap_or(Value::Null),
-        V::Float(f) => serde_json::Number::from_f64(*f).map(Value::Number).unwrap_or(Value::Null),
+        V::Float(f) => serde_json::Number::from_f64(*f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         V::String(s) => Value::String(s.clone()),
         V::Boolean(b) => Value::Bool(*b),
         V::Enum(e) => Value::String(e.clone()),
         V::List(items) => Value::Array(items.iter().map(schema_ast_to_json).collect()),
         V::Object(fields) => Value::Object(
-            fields.iter().map(|(k, v)| (k.clone(), schema_ast_to_json(v))).collect(),
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), schema_ast_to_json(v)))
+                .collect(),
         ),
     }
 }

@@ -77,7 +77,10 @@ impl ApiSchema {
             }
         }
         let has = |name: &str| types.contains_key(name).then(|| name.to_owned());
-        let query = roots.0.or_else(|| has("Query")).unwrap_or_else(|| "Query".to_owned());
+        let query = roots
+            .0
+            .or_else(|| has("Query"))
+            .unwrap_or_else(|| "Query".to_owned());
         let mutation = roots.1.or_else(|| has("Mutation"));
         let subscription = roots.2.or_else(|| has("Subscription"));
         ApiSchema {

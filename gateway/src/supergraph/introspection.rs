@@ -61,14 +61,21 @@ impl<'s> Resolver<'s> {
                     let value = self.field(node, field);
                     out.insert(key, value);
                 }
-                SelectionItem::InlineFragment(fragment) => self.fill(node, &fragment.selections, out),
+                SelectionItem::InlineFragment(fragment) => {
+                    self.fill(node, &fragment.selections, out)
+                }
                 SelectionItem::FragmentSpread(_) => {}
             }
         }
     }
 
     fn list<I: IntoIterator<Item = Node<'s>>>(&self, nodes: I, selection: &SelectionSet) -> Value {
-        Value::Array(nodes.into_iter().map(|n| self.object(n, selection)).collect())
+        Value::Array(
+            nodes
+                .into_iter()
+                .map(|n| self.object(n, selection))
+                .collect(),
+        )
     }
 
     fn field(&self, node: Node<'s>, field: &FieldSelection) -> Value {
@@ -90,22 +97,33 @@ impl<'s> Resolver<'s> {
                     .subscription_type()
                     .map_or(Value::Null, |t| self.object(Node::Named(t), sel)),
                 "directives" => self.list(
-                    self.api.document().definitions.iter().filter_map(|d| match d {
-                        Definition::DirectiveDefinition(d) => Some(Node::Directive(d)),
-                        _ => None,
-                    }),
+                    self.api
+                        .document()
+                        .definitions
+                        .iter()
+                        .filter_map(|d| match d {
+                            Definition::DirectiveDefinition(d) => Some(Node::Directive(d)),
+                            _ => None,
+                        }),
                     sel,
                 ),
                 _ => Value::Null,
             },
             Node::Type(Type::NamedType(type_name)) => self.field(Node::Named(type_name), field),
-            Node::Type(wrapper @ (Type::ListType(inner) | Type::NonNullType(inner))) => match name {
-                "kind" => Value::String(
-                    if matches!(wrapper, Type::ListType(_)) { "LIST" } else { "NON_NULL" }.into(),
-                ),
-                "ofType" => self.object(Node::Type(inner), sel),
-                _ => Value::Null,
-            },
+            Node::Type(wrapper @ (Type::ListType(inner) | Type::NonNullType(inner))) => {
+                match name {
+                    "kind" => Value::String(
+                        if matches!(wrapper, Type::ListType(_)) {
+                            "LIST"
+                        } else {
+                            "NON_NULL"
+                        }
+                        .into(),
+                    ),
+                    "ofType" => self.object(Node::Type(inner), sel),
+                    _ => Value::Null,
+                }
+            }
             Node::Named(type_name) => self.type_field(type_name, field),
             Node::Field(def) => match name {
                 "name" => Value::String(def.name.clone()),
@@ -113,7 +131,9 @@ impl<'s> Resolver<'s> {
                 "args" => self.list(def.arguments.iter().map(Node::InputValue), sel),
                 "type" => self.object(Node::Type(&def.field_type), sel),
                 "isDeprecated" => Value::Bool(deprecation(&def.directives).is_some()),
-                "deprecationReason" => deprecation(&def.directives).map_or(Value::Null, Value::String),
+                "deprecationReason" => {
+                    deprecation(&def.directives).map_or(Value::Null, Value::String)
+                }
                 _ => Value::Null,
             },
             Node::InputValue(def) => match name {
@@ -125,14 +145,18 @@ impl<'s> Resolver<'s> {
                     .as_ref()
                     .map_or(Value::Null, |v| Value::String(v.to_string())),
                 "isDeprecated" => Value::Bool(deprecation(&def.directives).is_some()),
-                "deprecationReason" => deprecation(&def.directives).map_or(Value::Null, Value::String),
+                "deprecationReason" => {
+                    deprecation(&def.directives).map_or(Value::Null, Value::String)
+                }
                 _ => Value::Null,
             },
             Node::EnumValue(def) => match name {
                 "name" => Value::String(def.name.clone()),
                 "description" => opt_string(&def.description),
                 "isDeprecated" => Value::Bool(deprecation(&def.directives).is_some()),
-                "deprecationReason" => deprecation(&def.directives).map_or(Value::Null, Value::String),
+                "deprecationReason" => {
+                    deprecation(&def.directives).map_or(Value::Null, Value::String)
+                }
                 _ => Value::Null,
             },
             Node::Directive(def) => match name {
@@ -196,28 +220,37 @@ impl<'s> Resolver<'s> {
                 )
             }
             "interfaces" => match def {
-                TypeDefinition::Object(t) => self.list(t.implements_interfaces.iter().map(|i| Node::Named(i)), sel),
+                TypeDefinition::Object(t) => {
+                    self.list(t.implements_interfaces.iter().map(|i| Node::Named(i)), sel)
+                }
                 TypeDefinition::Interface(t) => {
                     self.list(t.implements_interfaces.iter().map(|i| Node::Named(i)), sel)
                 }
                 _ => Value::Null,
             },
             "possibleTypes" => match def {
-                TypeDefinition::Interface(_) | TypeDefinition::Union(_) => {
-                    self.list(self.api.possible_types(name).into_iter().map(Node::Named), sel)
-                }
+                TypeDefinition::Interface(_) | TypeDefinition::Union(_) => self.list(
+                    self.api.possible_types(name).into_iter().map(Node::Named),
+                    sel,
+                ),
                 _ => Value::Null,
             },
             "enumValues" => match def {
                 TypeDefinition::Enum(t) => self.list(
-                    t.values.iter().filter(|v| visible(&v.directives)).map(Node::EnumValue),
+                    t.values
+                        .iter()
+                        .filter(|v| visible(&v.directives))
+                        .map(Node::EnumValue),
                     sel,
                 ),
                 _ => Value::Null,
             },
             "inputFields" => match def {
                 TypeDefinition::InputObject(t) => self.list(
-                    t.fields.iter().filter(|v| visible(&v.directives)).map(Node::InputValue),
+                    t.fields
+                        .iter()
+                        .filter(|v| visible(&v.directives))
+                        .map(Node::InputValue),
                     sel,
                 ),
                 _ => Value::Null,
@@ -243,7 +276,9 @@ impl<'s> Resolver<'s> {
     }
 
     fn bool_arg(&self, field: &FieldSelection, name: &str) -> bool {
-        self.arg(field, name).and_then(|v| v.as_bool()).unwrap_or(false)
+        self.arg(field, name)
+            .and_then(|v| v.as_bool())
+            .unwrap_or(false)
     }
 }
 
@@ -259,7 +294,8 @@ fn node_typename(node: Node<'_>) -> &'static str {
 }
 
 fn opt_string(text: &Option<String>) -> Value {
-    text.as_ref().map_or(Value::Null, |t| Value::String(t.clone()))
+    text.as_ref()
+        .map_or(Value::Null, |t| Value::String(t.clone()))
 }
 
 /// The deprecation reason, when `@deprecated` is present.

@@ -38,7 +38,10 @@ impl HttpTransport {
 }
 
 impl Transport for HttpTransport {
-    fn send(&self, request: SubgraphRequest) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>> {
+    fn send(
+        &self,
+        request: SubgraphRequest,
+    ) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>> {
         Box::pin(async move {
             let mut builder = self
                 .client

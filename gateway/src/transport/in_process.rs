@@ -17,7 +17,10 @@ impl<E: async_graphql::Executor> InProcessTransport<E> {
 }
 
 impl<E: async_graphql::Executor> Transport for InProcessTransport<E> {
-    fn send(&self, request: SubgraphRequest) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>> {
+    fn send(
+        &self,
+        request: SubgraphRequest,
+    ) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>> {
         Box::pin(async move {
             let mut graphql: async_graphql::Request = serde_json::from_slice(&request.body)
                 .map_err(|e| TransportError::InProcess(e.to_string()))?;

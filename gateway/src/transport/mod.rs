@@ -52,5 +52,8 @@ pub enum TransportError {
 /// Sends GraphQL requests to one subgraph.
 pub trait Transport: Send + Sync {
     /// Sends one request and returns the subgraph's raw answer.
-    fn send(&self, request: SubgraphRequest) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>>;
+    fn send(
+        &self,
+        request: SubgraphRequest,
+    ) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>>;
 }

@@ -24,8 +24,8 @@ use crate::facts::SubgraphFacts;
 
 /// The supergraph as the planner parses it.
 pub(crate) type Document = schema::Document<'static, String>;
-type Directive = schema::Directive<'static, String>;
-type Value = schema::Value<'static, String>;
+pub(crate) type Directive = schema::Directive<'static, String>;
+pub(crate) type Value = schema::Value<'static, String>;
 
 /// One subgraph as the supergraph names it: its `join__Graph` value and what its SDL says.
 pub(crate) struct Graph<'a> {
@@ -91,8 +91,20 @@ pub(crate) fn apply(document: &mut Document, subgraphs: &[SubgraphFacts]) {
     order::apply(document, &context);
 }
 
+/// Links and defines the specs whose directives the document applies (after a contract added
+/// `@inaccessible`s), then restores the definitions' order.
+pub(crate) fn link_specs(document: &mut Document) {
+    spec::apply(document);
+    order::sort_definitions(document);
+}
+
+/// Schema first, then directive definitions by name, then types by name ignoring case.
+pub(crate) fn sort_definitions(document: &mut Document) {
+    order::sort_definitions(document);
+}
+
 /// The value of a directive argument.
-fn arg<'d>(directive: &'d Directive, name: &str) -> Option<&'d Value> {
+pub(crate) fn arg<'d>(directive: &'d Directive, name: &str) -> Option<&'d Value> {
     directive
         .arguments
         .iter()
@@ -135,7 +147,7 @@ fn remove_arg(directive: &mut Directive, name: &str) {
 }
 
 /// A new directive application.
-fn directive(name: &str, arguments: Vec<(&str, Value)>) -> Directive {
+pub(crate) fn directive(name: &str, arguments: Vec<(&str, Value)>) -> Directive {
     Directive {
         position: Default::default(),
         name: name.to_owned(),
@@ -147,7 +159,7 @@ fn directive(name: &str, arguments: Vec<(&str, Value)>) -> Directive {
 }
 
 /// A type definition's name.
-fn type_name<'d>(definition: &'d TypeDefinition<'static, String>) -> &'d str {
+pub(crate) fn type_name<'d>(definition: &'d TypeDefinition<'static, String>) -> &'d str {
     match definition {
         TypeDefinition::Scalar(t) => &t.name,
         TypeDefinition::Object(t) => &t.name,
@@ -159,7 +171,9 @@ fn type_name<'d>(definition: &'d TypeDefinition<'static, String>) -> &'d str {
 }
 
 /// A type definition's directives.
-fn type_directives<'d>(definition: &'d TypeDefinition<'static, String>) -> &'d [Directive] {
+pub(crate) fn type_directives<'d>(
+    definition: &'d TypeDefinition<'static, String>,
+) -> &'d [Directive] {
     match definition {
         TypeDefinition::Scalar(t) => &t.directives,
         TypeDefinition::Object(t) => &t.directives,
@@ -171,7 +185,7 @@ fn type_directives<'d>(definition: &'d TypeDefinition<'static, String>) -> &'d [
 }
 
 /// A type definition's directives, to edit.
-fn type_directives_mut<'d>(
+pub(crate) fn type_directives_mut<'d>(
     definition: &'d mut TypeDefinition<'static, String>,
 ) -> &'d mut Vec<Directive> {
     match definition {
@@ -185,7 +199,7 @@ fn type_directives_mut<'d>(
 }
 
 /// Whether a type belongs to the link or join spec rather than to the subgraphs.
-fn is_spec_type(name: &str) -> bool {
+pub(crate) fn is_spec_type(name: &str) -> bool {
     name.starts_with("join__") || name.starts_with("link__")
 }
 

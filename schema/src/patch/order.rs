@@ -82,6 +82,11 @@ pub(super) fn apply(document: &mut Document, context: &Context<'_>) {
             TypeDefinition::Scalar(_) | TypeDefinition::Union(_) => {}
         }
     }
+    sort_definitions(document);
+}
+
+/// Schema first, then directive definitions by name, then types by name ignoring case.
+pub(super) fn sort_definitions(document: &mut Document) {
     document.definitions.sort_by(compare_definitions);
 }
 

@@ -1,9 +1,8 @@
 //! The five domain subgraphs compose into a supergraph the gateway's planner plans across.
 
-use std::path::Path;
-
 use crate::{definition, plan_outline, planner};
-use tributary_schema::{cli::domain_sources, compose, files};
+use tributary_schema::cli::{domain_sources, workspace};
+use tributary_schema::{compose, files};
 
 fn domain_supergraph() -> String {
     compose(&domain_sources()).unwrap_or_else(|error| panic!("the domains compose: {error}"))
@@ -63,8 +62,9 @@ fn composing_twice_gives_the_same_bytes() {
 
 #[test]
 fn the_checked_in_schema_files_match_the_code() {
-    let artifacts = files::artifacts(&domain_sources()).expect("the domains compose");
-    let drift = files::check(Path::new(env!("CARGO_MANIFEST_DIR")), &artifacts).expect("reads");
+    let root = workspace::default_root();
+    let artifacts = workspace::artifacts(&root).unwrap_or_else(|error| panic!("{error}"));
+    let drift = files::check(&root, &artifacts).expect("reads");
     assert!(
         drift.is_empty(),
         "run `cargo run -p tributary-schema -- compose`:\n{}",

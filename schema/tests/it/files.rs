@@ -14,7 +14,7 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-fn artifacts() -> Vec<files::Artifact> {
+fn artifacts() -> files::Artifacts {
     let users = fed2(
         &["@key"],
         "type Query { me: User }\ntype User @key(fields: \"id\") { id: ID! }",
@@ -25,7 +25,7 @@ fn artifacts() -> Vec<files::Artifact> {
 
 #[test]
 fn the_artifacts_are_one_sdl_file_per_subgraph_and_the_supergraph() {
-    let paths: Vec<PathBuf> = artifacts().into_iter().map(|a| a.path).collect();
+    let paths: Vec<PathBuf> = artifacts().files.into_iter().map(|a| a.path).collect();
     assert_eq!(
         paths,
         [

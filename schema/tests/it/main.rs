@@ -1,6 +1,11 @@
-//! The schema crate's tests: composing small fixtures and the five domain subgraphs, checking
-//! the result against the gateway's planner, and the drift check over the schema files.
+//! The schema crate's tests: composing small fixtures and the workspace's subgraphs, checking
+//! the result against the gateway's planner, contracts, API diffs, the mobile compatibility
+//! gate, and the drift check over the schema files.
 
+mod clients;
+mod compat;
+mod contracts;
+mod diff;
 mod domain;
 mod errors;
 mod files;

@@ -35,7 +35,9 @@ impl Subgraph for Accounts {
 
     fn executor(deps: Deps) -> impl async_graphql::Executor {
         builder()
-            .data(subgraph_kit::loader(resolve::UserLoader::new(deps.db.clone())))
+            .data(subgraph_kit::loader(resolve::UserLoader::new(
+                deps.db.clone(),
+            )))
             .data(deps.db)
             .data(deps.auth)
             .finish()

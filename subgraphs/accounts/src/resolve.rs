@@ -3,15 +3,17 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use subgraph_kit::auth::{Auth, require_caller};
 use subgraph_kit::{Code, ResultExt, error, input};
@@ -58,7 +60,10 @@ impl User {
         if caller.sub == self.0.id.to_string() {
             Ok(&self.0.email)
         } else {
-            Err(error(Code::Forbidden, "only the user themselves may read their email"))
+            Err(error(
+                Code::Forbidden,
+                "only the user themselves may read their email",
+            ))
         }
     }
 
@@ -131,6 +136,7 @@ impl Query {
     }
 
     /// Users in sign-up order, a page at a time.
+    #[graphql(tag = "web")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -150,15 +156,21 @@ impl Query {
         let has_next = rows.len() as u64 > limit;
         rows.truncate(limit as usize);
         let mut page = Connection::new(offset > 0, has_next);
-        page.edges.extend(rows.into_iter().enumerate().map(|(i, row)| {
-            Edge::new(input::encode_cursor(offset + i as u64 + 1), User(row))
-        }));
+        page.edges.extend(
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, row)| Edge::new(input::encode_cursor(offset + i as u64 + 1), User(row))),
+        );
         Ok(page)
     }
 
     /// Resolves `User` entity references for the gateway.
     #[graphql(entity)]
-    async fn find_user_by_id(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+    async fn find_user_by_id(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+    ) -> async_graphql::Result<Option<User>> {
         match input::lookup_id(&id) {
             Some(id) => load_user(ctx, id).await,
             None => Ok(None),
@@ -168,7 +180,11 @@ impl Query {
 
 async fn load_user(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<User>> {
     let loader = ctx.data::<DataLoader<UserLoader>>()?;
-    Ok(loader.load_one(id).await.internal("loading a user")?.map(User))
+    Ok(loader
+        .load_one(id)
+        .await
+        .internal("loading a user")?
+        .map(User))
 }
 
 /// Mutations of the accounts subgraph.
@@ -177,12 +193,19 @@ pub struct Mutation;
 #[Object]
 impl Mutation {
     /// Creates an account and signs it in.
-    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> async_graphql::Result<AuthPayload> {
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        input: SignUpInput,
+    ) -> async_graphql::Result<AuthPayload> {
         let email = checked_email(&input.email)?;
         let name = input::text(&input.name, "name", 100)?.to_owned();
         let username = checked_username(&input.username)?;
         if !(8..=128).contains(&input.password.chars().count()) {
-            return Err(error(Code::BadUserInput, "`password` must be 8 to 128 characters"));
+            return Err(error(
+                Code::BadUserInput,
+                "`password` must be 8 to 128 characters",
+            ));
         }
         let db = ctx.data::<DatabaseConnection>()?;
         let taken = user::Entity::find()
@@ -197,7 +220,9 @@ impl Mutation {
         if let Some(existing) = taken {
             return Err(conflict(existing.email == email));
         }
-        let password_hash = hash_password(input.password).await.internal("hashing a password")?;
+        let password_hash = hash_password(input.password)
+            .await
+            .internal("hashing a password")?;
         let inserted = user::ActiveModel {
             email: Set(email.clone()),
             name: Set(name),
@@ -225,7 +250,12 @@ impl Mutation {
     }
 
     /// Signs in with email and password.
-    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> async_graphql::Result<AuthPayload> {
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> async_graphql::Result<AuthPayload> {
         let db = ctx.data::<DatabaseConnection>()?;
         let refused = || error(Code::Unauthenticated, "invalid email or password");
         if password.len() > 1024 {
@@ -269,19 +299,27 @@ fn session(ctx: &Context<'_>, user: user::Model) -> async_graphql::Result<AuthPa
 fn checked_email(raw: &str) -> async_graphql::Result<String> {
     let email = input::text(raw, "email", 254)?.to_lowercase();
     let valid = email.split_once('@').is_some_and(|(local, domain)| {
-        !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+        !local.is_empty()
+            && domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
     }) && !email.chars().any(char::is_whitespace);
     if valid {
         Ok(email)
     } else {
-        Err(error(Code::BadUserInput, "`email` is not a valid email address"))
+        Err(error(
+            Code::BadUserInput,
+            "`email` is not a valid email address",
+        ))
     }
 }
 
 fn checked_username(raw: &str) -> async_graphql::Result<String> {
     let username = raw.trim();
     let valid = (3..=32).contains(&username.len())
-        && username.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && username
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if valid {
         Ok(username.to_owned())
     } else {
@@ -308,7 +346,11 @@ pub(crate) async fn hash_password(password: String) -> Result<String, String> {
 async fn verify_password(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await

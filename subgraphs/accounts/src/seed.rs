@@ -27,14 +27,19 @@ pub(crate) async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
     let hash = hash_password(DEMO_PASSWORD.to_owned())
         .await
         .map_err(|e| DbErr::Custom(format!("hashing the demo password: {e}")))?;
-    let models = USERS.iter().enumerate().map(|(i, (email, name, username))| user::ActiveModel {
-        id: Set(i as i64 + 1),
-        email: Set((*email).to_owned()),
-        name: Set((*name).to_owned()),
-        username: Set((*username).to_owned()),
-        password_hash: Set(hash.clone()),
-        created_at: Set(Utc.with_ymd_and_hms(2026, 1, 1 + i as u32, 9, 0, 0).unwrap()),
-    });
+    let models = USERS
+        .iter()
+        .enumerate()
+        .map(|(i, (email, name, username))| user::ActiveModel {
+            id: Set(i as i64 + 1),
+            email: Set((*email).to_owned()),
+            name: Set((*name).to_owned()),
+            username: Set((*username).to_owned()),
+            password_hash: Set(hash.clone()),
+            created_at: Set(Utc
+                .with_ymd_and_hms(2026, 1, 1 + i as u32, 9, 0, 0)
+                .unwrap()),
+        });
     user::Entity::insert_many(models).exec(db).await?;
     subgraph_kit::db::sync_sequence(db, "users").await
 }

@@ -45,6 +45,7 @@ impl Product {
     }
 
     /// A sentence or two about the product.
+    #[graphql(tag = "web")]
     async fn description(&self) -> &str {
         &self.0.description
     }
@@ -112,6 +113,7 @@ impl Category {
     }
 
     /// The category's products in id order, a page at a time.
+    #[graphql(tag = "web")]
     async fn products(
         &self,
         ctx: &Context<'_>,

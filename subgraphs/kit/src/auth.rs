@@ -115,7 +115,12 @@ impl Auth {
         self.issue(&format!("service:{service}"), scopes, None)
     }
 
-    fn issue(&self, subject: &str, scopes: &[&str], username: Option<&str>) -> Result<String, AuthError> {
+    fn issue(
+        &self,
+        subject: &str,
+        scopes: &[&str],
+        username: Option<&str>,
+    ) -> Result<String, AuthError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: subject.to_owned(),
@@ -134,7 +139,10 @@ impl Auth {
 
     /// Verifies a token's signature, expiry and issuer.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        Ok(jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)?.claims)
+        Ok(
+            jsonwebtoken::decode::<Claims>(token, &self.inner.decoding, &self.inner.validation)?
+                .claims,
+        )
     }
 
     /// Reads the caller from request headers: no header is an anonymous caller, a bad one an error.
@@ -148,7 +156,10 @@ impl Auth {
         let token = value
             .to_str()
             .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Malformed)?;
@@ -164,7 +175,12 @@ impl Auth {
 pub fn require_caller<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Claims> {
     ctx.data_opt::<Caller>()
         .and_then(|caller| caller.claims.as_ref())
-        .ok_or_else(|| error(Code::Unauthenticated, "this operation needs a signed-in caller"))
+        .ok_or_else(|| {
+            error(
+                Code::Unauthenticated,
+                "this operation needs a signed-in caller",
+            )
+        })
 }
 
 /// The calling user's id, or `UNAUTHENTICATED` / `FORBIDDEN`.
@@ -182,6 +198,9 @@ pub fn require_scope<'a>(ctx: &Context<'a>, scope: &str) -> async_graphql::Resul
     if claims.has_scope(scope) {
         Ok(claims)
     } else {
-        Err(error(Code::Forbidden, format!("this operation needs the `{scope}` scope")))
+        Err(error(
+            Code::Forbidden,
+            format!("this operation needs the `{scope}` scope"),
+        ))
     }
 }

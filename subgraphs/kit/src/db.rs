@@ -10,7 +10,10 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 /// so each subgraph owns a schema of one shared database; SQLite files are created with their
 /// folder and run in WAL mode so readers never wait for the writer.
 pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+    if let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+    {
         return connect_sqlite(url, path).await;
     }
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -55,7 +58,10 @@ async fn connect_postgres(url: &str, schema: Option<&str>) -> Result<DatabaseCon
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if let Some(schema) = schema {
-        if !schema.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(DbErr::Custom(format!("invalid schema name `{schema}`")));
         }
         let bootstrap = Database::connect(ConnectOptions::new(url.to_owned())).await?;

@@ -46,7 +46,9 @@ impl PeerError {
     /// `UPSTREAM_FAILED` (and logged).
     pub fn into_graphql(self) -> async_graphql::Error {
         if let PeerError::Remote {
-            code: Some(code), message, ..
+            code: Some(code),
+            message,
+            ..
         } = &self
             && let Some(code) = Code::parse(code)
             && code != Code::Internal

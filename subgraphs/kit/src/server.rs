@@ -22,7 +22,12 @@ struct AppState<E> {
 }
 
 /// Routes a subgraph's executor at `/graphql` and a database-checking health probe at `/health`.
-pub fn router<E: Executor>(name: &'static str, executor: E, auth: Auth, db: DatabaseConnection) -> Router {
+pub fn router<E: Executor>(
+    name: &'static str,
+    executor: E,
+    auth: Auth,
+    db: DatabaseConnection,
+) -> Router {
     Router::new()
         .route("/graphql", get(graphql::<E>).post(graphql::<E>))
         .route("/health", get(health::<E>))

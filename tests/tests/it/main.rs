@@ -1,6 +1,8 @@
 //! End-to-end tests: each starts the real stack on loopback and speaks HTTP to it.
 
 mod accounts;
+mod bff_mobile;
+mod bff_web;
 mod catalog;
 mod inventory;
 mod orders;

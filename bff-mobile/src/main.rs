@@ -1,0 +1,89 @@
+//! Runs the mobile BFF on its own: `cargo run --release -p bff-mobile -- [--listen ADDR] [--env
+//! development|production] [--subgraph NAME=URL]...`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use bff_mobile::Environment;
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+/// The mobile backend-for-frontend.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "TRIBUTARY_MOBILE_LISTEN",
+        default_value = "127.0.0.1:4001"
+    )]
+    listen: SocketAddr,
+    /// `development` (GraphiQL, APQ, any document) or `production` (the safelist).
+    #[arg(long, env = "TRIBUTARY_ENV", value_enum, default_value_t = Environment::Development)]
+    env: Environment,
+    /// A subgraph URL replacing the supergraph's, as NAME=URL (repeatable).
+    #[arg(long = "subgraph", env = "TRIBUTARY_SUBGRAPHS", value_delimiter = ',')]
+    subgraphs: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    subgraph_kit::init_tracing();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("bff-mobile: cannot start the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("bff-mobile: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let mut config = bff_mobile::profile(args.env);
+    config.subgraph_urls = subgraph_kit::parse_peers(&args.subgraphs)?;
+    config.listen = args.listen.to_string();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let shutdown = CancellationToken::new();
+    let task = bff_mobile::start(listener, config, shutdown.clone()).await?;
+    println!(
+        "mobile BFF on http://{}/graphql ({:?})",
+        args.listen, args.env
+    );
+    shutdown_signal().await;
+    shutdown.cancel();
+    task.await??;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

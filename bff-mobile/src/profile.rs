@@ -1,0 +1,134 @@
+//! The mobile profile: how the engine behaves in front of the mobile app (the contract API
+//! schema, persisted operations over GET with cache headers, capped page sizes, GraphiQL with
+//! the app's operations in development, the safelist in production) and the merchandising the
+//! app's own fields read.
+
+use std::collections::HashMap;
+
+use tributary_gateway::Config;
+use tributary_gateway::config::{CacheControlConfig, GraphiqlExample};
+use tributary_gateway::http::persisted::{Manifest, PersistedConfig};
+
+/// Where a BFF runs, which decides its developer conveniences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Environment {
+    /// GraphiQL on, automatic persisted queries on, documents outside the manifest allowed.
+    #[default]
+    Development,
+    /// GraphiQL off, automatic persisted queries off, only the manifest's operations (the
+    /// safelist).
+    Production,
+}
+
+/// What the app puts forward; data the merchandisers own, not the domains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merchandising {
+    /// Product ids of the home feed, in display order.
+    pub home_feed: Vec<i64>,
+}
+
+impl Default for Merchandising {
+    fn default() -> Self {
+        Merchandising {
+            // Three products of each of the six seeded categories, interleaved.
+            home_feed: vec![
+                3, 8, 14, 20, 26, 32, 1, 9, 15, 21, 27, 33, 5, 11, 17, 23, 29, 35,
+            ],
+        }
+    }
+}
+
+/// The largest page any list field may be asked for on mobile.
+pub const MAX_PAGE_SIZE: i64 = 20;
+
+/// The engine configuration of the mobile BFF in `env`.
+pub fn profile(env: Environment) -> Config {
+    let development = env == Environment::Development;
+    Config {
+        name: "mobile".to_owned(),
+        listen: "127.0.0.1:4001".to_owned(),
+        // The supergraph and the manifest are embedded in the binary.
+        watch_supergraph: false,
+        graphiql: development,
+        graphiql_title: "Tributary mobile".to_owned(),
+        graphiql_examples: crate::manifest().map(|m| examples(&m)).unwrap_or_default(),
+        persisted: PersistedConfig {
+            manifest: None,
+            safelist: !development,
+            apq: development,
+            apq_capacity: 10_000,
+        },
+        // Apps do not batch; one screen, one persisted operation.
+        max_batch: 0,
+        max_page_size: Some(MAX_PAGE_SIZE),
+        cache_control: cache_hints(),
+        ..Config::default()
+    }
+}
+
+/// Max-age hints: catalog data for a minute, stock for thirty seconds, anything personal never.
+fn cache_hints() -> CacheControlConfig {
+    let types = [
+        ("HomeFeedPage", 60),
+        ("Product", 60),
+        ("ProductConnection", 60),
+        ("Category", 300),
+        ("Review", 60),
+        ("Order", 0),
+        ("User", 0),
+        ("AuthPayload", 0),
+    ];
+    let fields = [
+        ("Product.inStock", 30),
+        ("Product.quantity", 30),
+        ("Product.reviews", 60),
+    ];
+    CacheControlConfig {
+        default_max_age: 0,
+        types: to_map(&types),
+        fields: to_map(&fields),
+    }
+}
+
+fn to_map(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+/// Variables that make each of the app's operations runnable from GraphiQL.
+const SAMPLE_VARIABLES: [(&str, &str); 9] = [
+    ("HomeFeed", r#"{ "first": 6 }"#),
+    ("ProductDetail", r#"{ "id": "1" }"#),
+    ("CategoryProducts", r#"{ "slug": "bakery", "first": 6 }"#),
+    ("SearchProducts", r#"{ "text": "tea", "first": 6 }"#),
+    ("OrderStatusCard", r#"{ "id": "1" }"#),
+    (
+        "Login",
+        r#"{ "email": "ada@example.com", "password": "tributary-demo" }"#,
+    ),
+    (
+        "Checkout",
+        r#"{ "lines": [{ "productId": "1", "quantity": 2 }], "idempotencyKey": "graphiql-1" }"#,
+    ),
+    ("CancelOrder", r#"{ "id": "1" }"#),
+    (
+        "AddReview",
+        r#"{ "productId": "1", "rating": 5, "body": "Fresh and crisp." }"#,
+    ),
+];
+
+/// The app's operations, home feed first, as GraphiQL tabs.
+fn examples(manifest: &Manifest) -> Vec<GraphiqlExample> {
+    let mut operations: Vec<_> = manifest.operations.iter().collect();
+    operations.sort_by_key(|op| (op.name != "HomeFeed", op.kind != "query", op.name.clone()));
+    operations
+        .into_iter()
+        .map(|op| GraphiqlExample {
+            name: op.name.clone(),
+            query: op.body.clone(),
+            variables: SAMPLE_VARIABLES
+                .iter()
+                .find(|(name, _)| *name == op.name)
+                .map(|(_, vars)| (*vars).to_owned()),
+        })
+        .collect()
+}

@@ -1,0 +1,77 @@
+//! The web backend-for-frontend: Tributary's federation engine in front of the web SPA, with
+//! the web profile (the full API schema, GraphiQL in development, CORS, batched POSTs, cache
+//! hints) and the web's own fields (the storefront and the product page) as an in-process
+//! subgraph named `web`.
+//!
+//! The crate composes nothing at run time: it embeds `schema/web/supergraph.graphql`, which
+//! `cargo run -p tributary-schema -- compose` writes from the domain subgraphs and [`sdl`], and
+//! it never depends on the schema crate (that crate reads [`sdl`] from here). Its fields return
+//! entity references and format what the planner fetches for them; the domains' logic stays in
+//! the domain subgraphs.
+//!
+//! # Layout
+//! - `local`: the `web` subgraph's schema and resolvers.
+//! - [`profile()`]: the engine configuration and the merchandising for an [`Environment`].
+//! - [`engine`], [`start`]: the engine with its in-process subgraph, served over HTTP.
+
+mod local;
+mod profile;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tributary_gateway::transport::{InProcessTransport, Transport};
+use tributary_gateway::{Config, Engine, Supergraph};
+
+pub use local::{Query, WebSchema};
+pub use profile::{Environment, Merchandising, profile};
+
+/// The in-process subgraph's name in the web supergraph.
+pub const SUBGRAPH: &str = "web";
+
+/// The URL the supergraph declares for the in-process subgraph; nothing listens there.
+pub const SUBGRAPH_URL: &str = "inprocess://web";
+
+/// The web supergraph, composed from the domain subgraphs and the `web` subgraph.
+pub const SUPERGRAPH: &str = include_str!("../../schema/web/supergraph.graphql");
+
+/// The web subgraph's executor, with the default merchandising.
+pub fn schema() -> WebSchema {
+    local::schema_with(Merchandising::default())
+}
+
+/// The web subgraph's Federation v2 SDL, as `_service { sdl }` returns it.
+pub fn sdl() -> String {
+    subgraph_kit::federation_sdl(&schema())
+}
+
+/// The web BFF's engine: the embedded supergraph, `config`, and the `web` subgraph in process.
+pub fn engine(config: Config) -> anyhow::Result<Engine> {
+    let supergraph = Supergraph::from_sdl(SUPERGRAPH).context("loading the web supergraph")?;
+    let local: Arc<dyn Transport> = Arc::new(InProcessTransport::new(schema()));
+    let locals = HashMap::from([(SUBGRAPH.to_owned(), local)]);
+    Engine::new(supergraph, config, locals).context("starting the web engine")
+}
+
+/// Serves the web BFF with `config` on `listener` until `shutdown` is cancelled; the task ends
+/// once in-flight requests are answered.
+pub async fn start(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
+    let engine = engine(config)?;
+    let addr = listener.local_addr()?;
+    let app = tributary_gateway::http::router(Arc::new(engine));
+    let task = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future(),
+    );
+    tracing::info!(%addr, "web BFF serving");
+    Ok(task)
+}

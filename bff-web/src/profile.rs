@@ -1,0 +1,174 @@
+//! The web profile: how the engine behaves in front of the web SPA (full API schema, GraphiQL
+//! with the SPA's typical operations in development, CORS for the SPA's origins, batched POSTs,
+//! cache hints) and the merchandising the web's own fields read.
+
+use std::collections::HashMap;
+
+use tributary_gateway::config::{CacheControlConfig, GraphiqlExample};
+use tributary_gateway::{Config, http::persisted::PersistedConfig};
+
+/// Where a BFF runs, which decides its developer conveniences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Environment {
+    /// GraphiQL on, automatic persisted queries on, the local SPA origins allowed.
+    #[default]
+    Development,
+    /// GraphiQL off, automatic persisted queries off.
+    Production,
+}
+
+/// What the shop puts forward; data the merchandisers own, not the domains.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merchandising {
+    /// Product ids featured on the storefront, in display order.
+    pub featured: Vec<i64>,
+    /// Category ids listed on the storefront, in display order.
+    pub categories: Vec<i64>,
+}
+
+impl Default for Merchandising {
+    fn default() -> Self {
+        Merchandising {
+            // One or two products of each of the six seeded categories.
+            featured: vec![2, 8, 15, 20, 27, 33, 4, 11],
+            categories: vec![1, 2, 3, 4, 5, 6],
+        }
+    }
+}
+
+/// Browser origins the SPA's development servers run on.
+const DEV_ORIGINS: [&str; 4] = [
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+];
+
+/// The engine configuration of the web BFF in `env`.
+pub fn profile(env: Environment) -> Config {
+    let development = env == Environment::Development;
+    Config {
+        name: "web".to_owned(),
+        listen: "127.0.0.1:4000".to_owned(),
+        // The supergraph is embedded in the binary; a new one ships with a new build.
+        watch_supergraph: false,
+        graphiql: development,
+        graphiql_title: "Tributary web".to_owned(),
+        graphiql_examples: examples(),
+        persisted: PersistedConfig {
+            manifest: None,
+            safelist: false,
+            apq: development,
+            apq_capacity: 10_000,
+        },
+        cors_origins: if development {
+            DEV_ORIGINS.iter().map(|o| (*o).to_owned()).collect()
+        } else {
+            Vec::new()
+        },
+        // The SPA batches the queries of one screen into one POST.
+        max_batch: 16,
+        cache_control: cache_hints(),
+        ..Config::default()
+    }
+}
+
+/// Max-age hints: catalog data for a minute, stock for ten seconds, anything personal never.
+fn cache_hints() -> CacheControlConfig {
+    let types = [
+        ("Storefront", 60),
+        ("ProductPage", 60),
+        ("Product", 60),
+        ("Category", 300),
+        ("Review", 60),
+        ("Order", 0),
+        ("User", 0),
+        ("AuthPayload", 0),
+    ];
+    let fields = [
+        ("Product.inStock", 10),
+        ("Product.quantity", 10),
+        ("Product.reviews", 30),
+    ];
+    CacheControlConfig {
+        default_max_age: 0,
+        types: to_map(&types),
+        fields: to_map(&fields),
+    }
+}
+
+fn to_map(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+}
+
+/// The SPA's typical operations, preloaded as GraphiQL tabs.
+fn examples() -> Vec<GraphiqlExample> {
+    let example = |name: &str, query: &str, variables: Option<&str>| GraphiqlExample {
+        name: name.to_owned(),
+        query: query.trim().to_owned(),
+        variables: variables.map(str::to_owned),
+    };
+    vec![
+        example("Storefront", STOREFRONT, None),
+        example("Product page", PRODUCT_PAGE, Some(r#"{ "id": "1" }"#)),
+        example("Search", SEARCH, Some(r#"{ "text": "bread" }"#)),
+        example(
+            "Sign in",
+            SIGN_IN,
+            Some(r#"{ "email": "ada@example.com", "password": "tributary-demo" }"#),
+        ),
+        example(
+            "My orders (send Authorization: Bearer <token>)",
+            MY_ORDERS,
+            None,
+        ),
+    ]
+}
+
+const STOREFRONT: &str = r#"
+query Storefront {
+  storefront {
+    featured(first: 8) { id name priceCents currency imageUrl inStock averageRating }
+    categories { id name slug productCount }
+  }
+}
+"#;
+
+const PRODUCT_PAGE: &str = r#"
+query ProductPage($id: ID!) {
+  productPage(id: $id) {
+    product {
+      id name description priceCents currency imageUrl
+      breadcrumbs { label path }
+      inStock quantity shippingEstimateCents
+      averageRating reviewCount
+      reviews(first: 5) { id rating body createdAt author { id username name } }
+    }
+    recommended(first: 4) { id name priceCents currency imageUrl }
+  }
+}
+"#;
+
+const SEARCH: &str = r#"
+query Search($text: String!, $after: String) {
+  products(search: $text, first: 12, after: $after) {
+    nodes { id name priceCents currency imageUrl category { name } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"#;
+
+const SIGN_IN: &str = r#"
+mutation SignIn($email: String!, $password: String!) {
+  login(email: $email, password: $password) { token expiresAt user { id name username } }
+}
+"#;
+
+const MY_ORDERS: &str = r#"
+query MyOrders {
+  myOrders(first: 10) {
+    id status totalCents currency createdAt
+    lines { quantity unitPriceCents product { id name imageUrl } }
+  }
+}
+"#;

@@ -1,0 +1,269 @@
+//! Tests of the web BFF: its own fields answered with the domains' data in one request, the
+//! full API schema, compression and GraphiQL.
+
+use reqwest::header;
+use serde_json::{Value, json};
+use tributary_tests::{Bff, Environment, each_backend, error_code};
+
+const PRODUCT_PAGE: &str = "query ProductPage($id: ID!) {
+  productPage(id: $id) {
+    product {
+      id name priceCents currency
+      breadcrumbs { label path }
+      inStock shippingEstimateCents
+      reviewCount
+      reviews(first: 2) { rating author { name username } }
+    }
+    recommended(first: 2) { id name }
+  }
+}";
+
+#[tokio::test]
+async fn a_product_page_is_one_request_and_one_request_per_subgraph() {
+    each_backend(|stack| async move {
+        let web = stack.counted_bff(Bff::Web, Environment::Development).await;
+        let response: Value = stack
+            .http()
+            .post(web.url())
+            .json(&json!({ "query": PRODUCT_PAGE, "variables": { "id": "25" } }))
+            .send()
+            .await
+            .expect("the web BFF answers")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(
+            response,
+            json!({ "data": { "productPage": {
+                "product": {
+                    "id": "25",
+                    "name": "Dark Roast Coffee Beans",
+                    "priceCents": 1899,
+                    "currency": "USD",
+                    "breadcrumbs": [
+                        { "label": "Home", "path": "/" },
+                        { "label": "Beverages", "path": "/c/beverages" },
+                        { "label": "Dark Roast Coffee Beans", "path": "/p/25" },
+                    ],
+                    "inStock": true,
+                    "shippingEstimateCents": 599,
+                    "reviewCount": 3,
+                    "reviews": [
+                        { "rating": 5, "author": { "name": "Ken Thompson", "username": "ken" } },
+                        { "rating": 4, "author": { "name": "Alan Turing", "username": "alan" } },
+                    ],
+                },
+                "recommended": [
+                    { "id": "2", "name": "Hass Avocados" },
+                    { "id": "8", "name": "Butter Croissants" },
+                ],
+            } } })
+        );
+        // The page itself and the breadcrumbs come from the in-process `web` subgraph; every
+        // domain subgraph is asked once: catalog for the products, then inventory and reviews
+        // side by side, then accounts for the authors' names (reviews provides usernames).
+        let requests = web.take_subgraph_requests();
+        let expected = [
+            ("accounts", 1),
+            ("catalog", 1),
+            ("inventory", 1),
+            ("reviews", 1),
+        ];
+        assert_eq!(
+            requests,
+            expected
+                .iter()
+                .map(|(n, c)| ((*n).to_owned(), *c))
+                .collect(),
+        );
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unknown_product_has_no_page() {
+    each_backend(|stack| async move {
+        for id in ["999", "not-an-id"] {
+            let response = stack
+                .gql(
+                    "web",
+                    "query($id: ID!) { productPage(id: $id) { product { id name } } }",
+                    json!({ "id": id }),
+                )
+                .await;
+            assert_eq!(
+                response["data"],
+                json!({ "productPage": null }),
+                "{id}: {response}"
+            );
+        }
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_storefront_features_products_and_lists_every_category_with_counts() {
+    each_backend(|stack| async move {
+        let response = stack
+            .gql(
+                "web",
+                "{ storefront {
+                    featured(first: 3) { id name inStock }
+                    categories { name slug productCount }
+                } }",
+                json!({}),
+            )
+            .await;
+        let category =
+            |name: &str, slug: &str| json!({ "name": name, "slug": slug, "productCount": 6 });
+        assert_eq!(
+            response,
+            json!({ "data": { "storefront": {
+                "featured": [
+                    { "id": "2", "name": "Hass Avocados", "inStock": true },
+                    { "id": "8", "name": "Butter Croissants", "inStock": true },
+                    { "id": "15", "name": "Aged Cheddar", "inStock": true },
+                ],
+                "categories": [
+                    category("Fresh Produce", "produce"),
+                    category("Bakery", "bakery"),
+                    category("Dairy & Eggs", "dairy"),
+                    category("Pantry", "pantry"),
+                    category("Beverages", "beverages"),
+                    category("Kitchen", "kitchen"),
+                ],
+            } } })
+        );
+        let too_many = stack
+            .gql(
+                "web",
+                "{ storefront { featured(first: 25) { id } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(error_code(&too_many), "BAD_USER_INPUT", "{too_many}");
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn web_only_fields_are_refused_by_mobile_validation_and_served_on_web() {
+    each_backend(|stack| async move {
+        let cases = [
+            ("Product.description", r#"{ product(id: "1") { description } }"#),
+            ("Category.products", r#"{ category(slug: "bakery") { products(first: 2) { nodes { id } } } }"#),
+            ("Query.users", "{ users(first: 2) { nodes { id } } }"),
+        ];
+        for (field, query) in cases {
+            let mobile = stack.gql("mobile", query, json!({})).await;
+            assert_eq!(error_code(&mobile), "GRAPHQL_VALIDATION_FAILED", "{field} on mobile: {mobile}");
+            assert!(mobile.get("data").is_none(), "{field} on mobile: {mobile}");
+        }
+        let web = stack.gql("web", cases[0].1, json!({})).await;
+        assert_eq!(
+            web,
+            json!({ "data": { "product": {
+                "description": "Crisp, sweet apples from Washington orchards, 1 kg bag."
+            } } })
+        );
+        let web = stack.gql("web", cases[1].1, json!({})).await;
+        assert_eq!(
+            web,
+            json!({ "data": { "category": { "products": { "nodes": [{ "id": "7" }, { "id": "8" }] } } } })
+        );
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn compressed_responses_decode_to_the_same_json() {
+    each_backend(|stack| async move {
+        let body = json!({ "query": "{ storefront { featured { id name priceCents currency imageUrl inStock } categories { id name slug productCount } } }" });
+        let plain = reqwest::Client::builder()
+            .no_gzip()
+            .no_brotli()
+            .no_zstd()
+            .build()
+            .expect("a client");
+        let identity = plain
+            .post(stack.url("web"))
+            .header(header::ACCEPT_ENCODING, "identity")
+            .json(&body)
+            .send()
+            .await
+            .expect("an answer");
+        assert!(identity.headers().get(header::CONTENT_ENCODING).is_none());
+        let expected: Value = identity.json().await.expect("JSON");
+        assert!(expected["data"]["storefront"]["featured"].as_array().is_some_and(|f| f.len() == 8), "{expected}");
+
+        let clients = [
+            ("gzip", reqwest::Client::builder().no_brotli().no_zstd().build()),
+            ("br", reqwest::Client::builder().no_gzip().no_zstd().build()),
+            ("zstd", reqwest::Client::builder().no_gzip().no_brotli().build()),
+        ];
+        for (encoding, decoding) in clients {
+            let raw = plain
+                .post(stack.url("web"))
+                .header(header::ACCEPT_ENCODING, encoding)
+                .json(&body)
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(
+                raw.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()),
+                Some(encoding)
+            );
+            let compressed = raw.bytes().await.expect("a body");
+            assert!(serde_json::from_slice::<Value>(&compressed).is_err(), "{encoding} body is not plain JSON");
+            let decoded: Value = decoding
+                .expect("a client")
+                .post(stack.url("web"))
+                .json(&body)
+                .send()
+                .await
+                .expect("an answer")
+                .json()
+                .await
+                .expect("decoded JSON");
+            assert_eq!(decoded, expected, "{encoding}");
+        }
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn graphiql_with_the_web_examples_in_development_only() {
+    each_backend(|stack| async move {
+        let page = stack
+            .http()
+            .get(stack.url("web"))
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.expect("HTML");
+        assert!(
+            html.contains("GraphiQL") && html.contains("productPage"),
+            "{html}"
+        );
+
+        let production = stack.counted_bff(Bff::Web, Environment::Production).await;
+        let page = stack
+            .http()
+            .get(production.url())
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .expect("an answer");
+        let text = page.text().await.expect("a body");
+        assert!(!text.contains("GraphiQL"), "{text}");
+        stack
+    })
+    .await;
+}
