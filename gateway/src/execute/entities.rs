@@ -105,8 +105,8 @@ impl Batch {
             return;
         };
         let mut representation = Map::new();
-        let matched = project(entity, typename, requires, &mut representation, api);
-        if !matched {
+        let found = project(entity, typename, requires, &mut representation, api);
+        if !found.matched || found.incomplete {
             return;
         }
         representation.insert("__typename".into(), Value::String(typename.to_owned()));
@@ -144,22 +144,32 @@ impl Batch {
     }
 }
 
-/// Copies the fields `selection` asks for from `source` into `out`; returns whether any field
-/// other than `__typename` was copied (an entity with nothing to send is not for this fetch).
+/// What projecting an entity onto a `requires` selection found.
+#[derive(Clone, Copy, Default)]
+struct Projected {
+    /// Some field other than `__typename` was copied.
+    matched: bool,
+    /// A field the selection asks for is absent (its fetch failed or found nothing): such a
+    /// representation would only earn errors from the subgraph, so it is not sent.
+    incomplete: bool,
+}
+
+/// Copies the fields `selection` asks for from `source` into `out`.
 fn project(
     source: &Map<String, Value>,
     typename: &str,
     selection: &SelectionSet,
     out: &mut Map<String, Value>,
     api: &ApiSchema,
-) -> bool {
-    let mut matched = false;
+) -> Projected {
+    let mut found = Projected::default();
     for item in &selection.items {
         match item {
             SelectionItem::Field(field) => {
                 // Looked up by field name, then by response key; written under the response key.
                 let key = field.alias.as_deref().unwrap_or(&field.name);
                 let Some(value) = source.get(&field.name).or_else(|| source.get(key)) else {
+                    found.incomplete |= field.name != "__typename";
                     continue;
                 };
                 let projected = if field.selections.items.is_empty() {
@@ -167,7 +177,7 @@ fn project(
                 } else {
                     project_value(value, &field.selections, api)
                 };
-                matched |= field.name != "__typename";
+                found.matched |= field.name != "__typename";
                 match out.get_mut(key) {
                     Some(existing @ Value::Object(_)) => deep_merge(existing, projected, api),
                     _ => {
@@ -180,13 +190,15 @@ fn project(
                 let applies = api.is_possible_type(condition, typename)
                     || api.is_possible_type(typename, condition);
                 if applies {
-                    matched |= project(source, typename, &fragment.selections, out, api);
+                    let inner = project(source, typename, &fragment.selections, out, api);
+                    found.matched |= inner.matched;
+                    found.incomplete |= inner.incomplete;
                 }
             }
             SelectionItem::FragmentSpread(_) => {}
         }
     }
-    matched
+    found
 }
 
 fn project_value(value: &Value, selection: &SelectionSet, api: &ApiSchema) -> Value {
