@@ -194,12 +194,28 @@ impl Product {
         Ok(money(cents, currency))
     }
 
+    /// The picture at 200 pixels wide, as app versions before 2.0 ask for it.
+    #[graphql(
+        requires = "imageUrl",
+        deprecation = "Use `thumbnailUrl(width:)`; kept for app versions before 2.0."
+    )]
+    async fn thumbnail(&self) -> async_graphql::Result<String> {
+        self.sized_thumbnail(200)
+    }
+
     /// The picture's URL at `width` pixels wide, for a list cell or a detail header.
     #[graphql(requires = "imageUrl")]
     async fn thumbnail_url(
         &self,
         #[graphql(default = 200, desc = "Width in pixels, 16 to 2048.")] width: i32,
     ) -> async_graphql::Result<String> {
+        self.sized_thumbnail(width)
+    }
+}
+
+impl Product {
+    /// The picture's URL at `width` pixels, refusing widths the image service does not render.
+    fn sized_thumbnail(&self, width: i32) -> async_graphql::Result<String> {
         if !THUMBNAIL_WIDTHS.contains(&width) {
             return Err(error(
                 Code::BadUserInput,

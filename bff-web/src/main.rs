@@ -22,6 +22,14 @@ struct Args {
     /// A subgraph URL replacing the supergraph's, as NAME=URL (repeatable).
     #[arg(long = "subgraph", env = "TRIBUTARY_SUBGRAPHS", value_delimiter = ',')]
     subgraphs: Vec<String>,
+    /// A browser origin of the SPA allowed by CORS (repeatable; replaces the development
+    /// origins).
+    #[arg(
+        long = "cors-origin",
+        env = "TRIBUTARY_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    cors_origins: Vec<String>,
 }
 
 fn main() -> ExitCode {
@@ -46,6 +54,9 @@ fn main() -> ExitCode {
 async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = bff_web::profile(args.env);
     config.subgraph_urls = subgraph_kit::parse_peers(&args.subgraphs)?;
+    if !args.cors_origins.is_empty() {
+        config.cors_origins = args.cors_origins;
+    }
     config.listen = args.listen.to_string();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -13,6 +13,9 @@ use serde::Deserialize;
 pub struct Limits {
     /// Largest number of lexical tokens in a document.
     pub max_tokens: usize,
+    /// Deepest nesting of brackets (`{`, `[`, `(`) in the document text, checked before
+    /// parsing so the recursive parser never sees a document that could exhaust its stack.
+    pub max_nesting: usize,
     /// Deepest nesting of selection sets.
     pub max_depth: u32,
     /// Most fields the operation selects once fragments are expanded.
@@ -27,6 +30,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_tokens: 15_000,
+            max_nesting: 256,
             max_depth: 32,
             max_fields: 10_000,
             max_aliases: 500,
@@ -45,6 +49,12 @@ pub enum LimitError {
         found: u64,
         /// Configured maximum.
         max: u32,
+    },
+    /// Brackets nested too deep in the document text.
+    #[error("the document nests brackets more than {max} levels deep")]
+    Nesting {
+        /// Configured maximum.
+        max: usize,
     },
     /// Too many fields.
     #[error("the operation selects {found} fields; at most {max} are allowed")]
@@ -76,7 +86,7 @@ impl LimitError {
     /// The stable `extensions.code`.
     pub fn code(&self) -> &'static str {
         match self {
-            LimitError::Depth { .. } => "MAX_DEPTH_EXCEEDED",
+            LimitError::Depth { .. } | LimitError::Nesting { .. } => "MAX_DEPTH_EXCEEDED",
             LimitError::Fields { .. } => "MAX_FIELDS_EXCEEDED",
             LimitError::Aliases { .. } => "MAX_ALIASES_EXCEEDED",
             LimitError::RootFields { .. } => "MAX_ROOT_FIELDS_EXCEEDED",
@@ -197,4 +207,64 @@ pub fn check(
         }
     }
     Ok(())
+}
+
+/// Checks that brackets in `text` (outside strings and comments) nest at most `max` deep.
+pub fn check_nesting(text: &str, max: usize) -> Result<(), LimitError> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") {
+                        4
+                    } else {
+                        1
+                    };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                if depth > max {
+                    return Err(LimitError::Nesting { max });
+                }
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_nesting;
+
+    #[test]
+    fn nesting_counts_brackets_outside_strings_and_comments() {
+        let deep = format!("{}{}", "{ a ".repeat(5), "}".repeat(5));
+        assert!(check_nesting(&deep, 5).is_ok());
+        assert!(check_nesting(&deep, 4).is_err());
+        let quoted = r#"{ f(s: "{{{{{{", b: """ [[[[[[ \""" ((((( """) # {{{{{{
+        }"#;
+        assert!(check_nesting(quoted, 2).is_ok());
+        assert!(check_nesting("{ f(a: [[[[1]]]]) }", 5).is_err());
+        assert!(check_nesting("", 0).is_ok());
+    }
 }

@@ -135,6 +135,7 @@ impl Preparer {
         text: &str,
         operation_name: Option<&str>,
     ) -> Result<Prepared, PrepareError> {
+        limits::check_nesting(text, self.limits.max_nesting)?;
         let document =
             planner::parse_operation(text, self.limits.max_tokens).map_err(PrepareError::Parse)?;
         let selected = select_operation(&document, operation_name)?;

@@ -309,3 +309,61 @@ async fn every_app_operation_validates_against_the_mobile_contract() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_deprecated_field_old_app_versions_use_is_served_and_counted_by_version() {
+    each_backend(|stack| async move {
+        let url = stack.url("mobile");
+        let old_app: Value = stack
+            .http()
+            .post(&url)
+            .header("apollographql-client-name", "tributary-ios")
+            .header("apollographql-client-version", "1.4.0")
+            .json(&json!({ "query": "query OldCard { product(id: \"3\") { name thumbnail } }" }))
+            .send()
+            .await
+            .expect("the mobile BFF answers")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(
+            old_app,
+            json!({ "data": { "product": {
+                "name": "Bananas",
+                "thumbnail": "https://img.tributary.dev/products/PRD-003.jpg?w=200"
+            } } })
+        );
+        let metrics = stack
+            .http()
+            .get(url.replace("/graphql", "/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        let line = metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("tributary_deprecated_field_uses_total")
+                    && l.contains("field=\"Product.thumbnail\"")
+                    && l.contains("client_version=\"1.4.0\"")
+            })
+            .unwrap_or_else(|| panic!("no deprecated-use line in:\n{metrics}"));
+        assert!(line.contains("client_name=\"tributary-ios\""), "{line}");
+        let schema: Value = stack
+            .http()
+            .post(&url)
+            .json(&json!({ "query": "{ __type(name: \"Product\") { fields(includeDeprecated: true) { name isDeprecated } } }" }))
+            .send()
+            .await
+            .expect("introspection")
+            .json()
+            .await
+            .expect("JSON");
+        let fields = schema["data"]["__type"]["fields"].as_array().cloned().unwrap_or_default();
+        assert!(fields.contains(&json!({ "name": "thumbnail", "isDeprecated": true })), "{schema}");
+        stack
+    })
+    .await;
+}

@@ -267,3 +267,74 @@ async fn graphiql_with_the_web_examples_in_development_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_spa_origin_passes_cors_and_batches_one_screen_in_one_post() {
+    each_backend(|stack| async move {
+        let url = stack.url("web");
+        let preflight = stack
+            .http()
+            .request(reqwest::Method::OPTIONS, &url)
+            .header(header::ORIGIN, "http://localhost:5173")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,authorization")
+            .send()
+            .await
+            .expect("preflight");
+        assert!(preflight.status().is_success(), "{}", preflight.status());
+        let allowed = |name: &str| {
+            preflight
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(allowed("access-control-allow-origin"), "http://localhost:5173");
+        assert_eq!(allowed("access-control-allow-credentials"), "true");
+
+        let stranger = stack
+            .http()
+            .request(reqwest::Method::OPTIONS, &url)
+            .header(header::ORIGIN, "https://evil.example")
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .expect("preflight");
+        assert!(stranger.headers().get("access-control-allow-origin").is_none());
+
+        let batch = json!([
+            { "query": "{ storefront { featured(first: 1) { id name } } }" },
+            { "query": "query($id: ID!) { product(id: $id) { name inStock } }", "variables": { "id": "3" } },
+            { "query": "{ nope }" },
+        ]);
+        let answer: Value = stack
+            .http()
+            .post(&url)
+            .json(&batch)
+            .send()
+            .await
+            .expect("batch")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(answer[0]["data"]["storefront"]["featured"].as_array().map(Vec::len), Some(1));
+        assert_eq!(answer[1], json!({ "data": { "product": { "name": "Bananas", "inStock": true } } }));
+        assert_eq!(error_code(&answer[2]), "GRAPHQL_VALIDATION_FAILED");
+
+        let too_many: Vec<Value> = (0..17).map(|_| json!({ "query": "{ __typename }" })).collect();
+        let refused: Value = stack
+            .http()
+            .post(&url)
+            .json(&too_many)
+            .send()
+            .await
+            .expect("batch")
+            .json()
+            .await
+            .expect("JSON");
+        assert_eq!(error_code(&refused), "BATCH_LIMIT_EXCEEDED", "{refused}");
+        stack
+    })
+    .await;
+}
