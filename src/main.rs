@@ -100,30 +100,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("  {name:<10} {url}");
     }
     println!("Press Ctrl-C to stop.");
-    shutdown_signal().await;
+    tributary_gateway::shutdown::signal().await;
     println!("Shutting down...");
     stack.stop().await;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or, on Unix, SIGTERM (what service managers send).
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }

@@ -22,6 +22,7 @@ pub mod execute;
 pub mod http;
 pub mod metrics;
 pub mod prepare;
+pub mod shutdown;
 pub mod supergraph;
 pub mod transport;
 

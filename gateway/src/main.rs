@@ -82,7 +82,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let app = tributary_gateway::http::router(engine);
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        tributary_gateway::shutdown::signal().await;
         stop.cancel();
     });
     axum::serve(listener, app)
@@ -130,26 +130,4 @@ async fn watch(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationToken) 
 
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// Resolves on Ctrl-C or, on Unix, SIGTERM.
-async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
-    }
 }

@@ -39,33 +39,45 @@ impl ApiSchema {
     /// Indexes an API schema document (no federation machinery left in it).
     pub fn new(document: Arc<Document>) -> ApiSchema {
         let mut types = HashMap::new();
+        for (index, definition) in document.definitions.iter().enumerate() {
+            if let Definition::TypeDefinition(def) = definition {
+                types.insert(type_name(def).to_owned(), index);
+            }
+        }
+        // A contract can hide a type that a union or an object's `implements` still names;
+        // possible types only ever list types clients can see.
         let mut possible: HashMap<String, HashSet<String>> = HashMap::new();
         let mut roots = (None, None, None);
-        for (index, definition) in document.definitions.iter().enumerate() {
+        for definition in &document.definitions {
             match definition {
-                Definition::TypeDefinition(def) => {
-                    let name = type_name(def);
-                    types.insert(name.to_owned(), index);
-                    match def {
-                        TypeDefinition::Object(object) => {
+                Definition::TypeDefinition(def) => match def {
+                    TypeDefinition::Object(object) => {
+                        possible
+                            .entry(object.name.clone())
+                            .or_default()
+                            .insert(object.name.clone());
+                        for interface in &object.implements_interfaces {
+                            if !types.contains_key(interface) {
+                                continue;
+                            }
                             possible
-                                .entry(object.name.clone())
+                                .entry(interface.clone())
                                 .or_default()
                                 .insert(object.name.clone());
-                            for interface in &object.implements_interfaces {
-                                possible
-                                    .entry(interface.clone())
-                                    .or_default()
-                                    .insert(object.name.clone());
-                            }
                         }
-                        TypeDefinition::Union(union) => {
-                            let members = possible.entry(union.name.clone()).or_default();
-                            members.extend(union.types.iter().cloned());
-                        }
-                        _ => {}
                     }
-                }
+                    TypeDefinition::Union(union) => {
+                        let members = possible.entry(union.name.clone()).or_default();
+                        members.extend(
+                            union
+                                .types
+                                .iter()
+                                .filter(|t| types.contains_key(*t))
+                                .cloned(),
+                        );
+                    }
+                    _ => {}
+                },
                 Definition::SchemaDefinition(schema) => {
                     roots = (
                         schema.query.clone(),
