@@ -52,6 +52,24 @@ async fn entities_from_three_subgraphs_are_fetched_once_per_subgraph() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subgraphs_answer_the_same_over_h2c_as_over_http1() {
+    let config = tributary_gateway::Config {
+        subgraph_h2c: true,
+        ..support::config()
+    };
+    let stack = Stack::start_with(config, support::ALL).await;
+    let body = stack
+        .query("{ books { id author { name } shippingCost } }", json!({}))
+        .await;
+    let books: Vec<Value> = data::books()
+        .iter()
+        .map(|b| json!({ "id": b.id, "author": { "name": b.author.name }, "shippingCost": b.weight / 10 }))
+        .collect();
+    assert_eq!(body, json!({ "data": { "books": books } }));
+    assert_eq!(stack.requests(), requests(1, 1, 0, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requires_sends_the_required_field_to_the_subgraph_that_needs_it() {
     let stack = Stack::start().await;
 
