@@ -151,6 +151,8 @@ impl Product {
     }
 }
 
+// Fields owned by another subgraph repeat the owner's description word for word: composition
+// keeps the first description it meets, and clients must read the owner's.
 #[Object(name = "Product")]
 impl Product {
     /// The product's id.
@@ -158,14 +160,14 @@ impl Product {
         &self.id
     }
 
-    /// The unit price in cents, owned by the catalog.
+    /// The unit price in the smallest unit of `currency` (cents).
     #[graphql(external)]
     async fn price_cents(&self) -> async_graphql::Result<i32> {
         self.price_cents
             .ok_or_else(|| not_provided("priceCents", "catalog"))
     }
 
-    /// The price's currency, owned by the catalog.
+    /// The ISO 4217 code of the price's currency.
     #[graphql(external)]
     async fn currency(&self) -> async_graphql::Result<&str> {
         self.currency
@@ -173,7 +175,7 @@ impl Product {
             .ok_or_else(|| not_provided("currency", "catalog"))
     }
 
-    /// The picture's URL, owned by the catalog.
+    /// An HTTPS URL of the product's picture.
     #[graphql(external)]
     async fn image_url(&self) -> async_graphql::Result<&str> {
         self.image_url
@@ -288,7 +290,7 @@ impl Order {
         &self.id
     }
 
-    /// Where the order stands, owned by orders.
+    /// Where the order stands.
     #[graphql(external)]
     async fn status(&self) -> async_graphql::Result<OrderStatus> {
         match self.status.as_deref() {
@@ -298,7 +300,7 @@ impl Order {
         }
     }
 
-    /// What was ordered, owned by orders.
+    /// What was ordered, one line per product, in product id order.
     #[graphql(external)]
     async fn lines(&self) -> async_graphql::Result<Vec<OrderLine>> {
         let lines = self
@@ -313,14 +315,14 @@ impl Order {
             .collect())
     }
 
-    /// The order's total in cents, owned by orders.
+    /// The sum of the line totals, in cents.
     #[graphql(external)]
     async fn total_cents(&self) -> async_graphql::Result<i32> {
         self.total_cents
             .ok_or_else(|| not_provided("totalCents", "orders"))
     }
 
-    /// The order's currency, owned by orders.
+    /// The ISO 4217 currency of every amount in the order.
     #[graphql(external)]
     async fn currency(&self) -> async_graphql::Result<&str> {
         self.currency
@@ -381,7 +383,7 @@ pub(crate) struct OrderLine {
 
 #[Object]
 impl OrderLine {
-    /// Units ordered, owned by orders.
+    /// Units ordered.
     #[graphql(external)]
     async fn quantity(&self) -> i32 {
         self.quantity

@@ -160,13 +160,13 @@ impl Product {
         &self.id
     }
 
-    /// The display name, owned by the catalog.
+    /// The display name.
     #[graphql(external)]
     async fn name(&self) -> async_graphql::Result<&str> {
         self.name.as_deref().ok_or_else(|| not_provided("name"))
     }
 
-    /// The category, owned by the catalog.
+    /// The category the product is listed in.
     #[graphql(external)]
     async fn category(&self) -> async_graphql::Result<Category> {
         Err(not_provided("category"))
@@ -210,13 +210,13 @@ impl Category {
         &self.id
     }
 
-    /// The display name, owned by the catalog.
+    /// The display name.
     #[graphql(external)]
     async fn name(&self) -> async_graphql::Result<&str> {
         Err(not_provided("name"))
     }
 
-    /// The URL-friendly name, owned by the catalog.
+    /// The URL-friendly unique name, used to filter `products`.
     #[graphql(external)]
     async fn slug(&self) -> async_graphql::Result<&str> {
         Err(not_provided("slug"))
