@@ -27,12 +27,16 @@ pub struct Config {
     pub subgraph_timeout_ms: u64,
     /// Talk to subgraphs with HTTP/2 without TLS (h2c) instead of HTTP/1.1.
     pub subgraph_h2c: bool,
+    /// Largest subgraph response body accepted, in bytes.
+    pub max_subgraph_response_bytes: usize,
     /// Client request headers copied onto every subgraph request (lower-case names).
     pub forward_headers: Vec<String>,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// Serve GraphiQL to browsers on the GraphQL path.
     pub graphiql: bool,
+    /// Serve Prometheus metrics at `/metrics` (keep it off where clients can reach it).
+    pub metrics: bool,
     /// Watch the supergraph file and swap to a new version when it changes.
     pub watch_supergraph: bool,
     /// Subgraph URLs replacing the ones the supergraph declares, by subgraph name.
@@ -57,6 +61,25 @@ pub struct Config {
     pub graphiql_title: String,
 }
 
+/// Where an engine runs: development turns on the conveniences (GraphiQL, automatic persisted
+/// queries, free-form documents on a safelisted API), production turns them off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// A developer's machine.
+    #[default]
+    Development,
+    /// Serving real clients.
+    Production,
+}
+
+impl Environment {
+    /// Whether this is production.
+    pub fn is_production(self) -> bool {
+        self == Environment::Production
+    }
+}
+
 /// Cache hints: max-age in seconds by type or by `Type.field`; the strictest hint of every
 /// type and field an operation selects (and every subgraph `Cache-Control`) wins.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -68,6 +91,19 @@ pub struct CacheControlConfig {
     pub types: HashMap<String, u32>,
     /// Max-age by `Type.field`.
     pub fields: HashMap<String, u32>,
+}
+
+impl CacheControlConfig {
+    /// Hints from `(type, seconds)` and `(Type.field, seconds)` pairs; no default max-age.
+    pub fn from_hints(types: &[(&str, u32)], fields: &[(&str, u32)]) -> CacheControlConfig {
+        let map =
+            |pairs: &[(&str, u32)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        CacheControlConfig {
+            default_max_age: 0,
+            types: map(types),
+            fields: map(fields),
+        }
+    }
 }
 
 /// An operation preloaded in GraphiQL.
@@ -93,9 +129,11 @@ impl Default for Config {
             plan_cache_size: 1_000,
             subgraph_timeout_ms: 30_000,
             subgraph_h2c: false,
+            max_subgraph_response_bytes: 64 * 1024 * 1024,
             forward_headers: vec!["authorization".to_owned(), "x-request-id".to_owned()],
             max_body_bytes: 2 * 1024 * 1024,
             graphiql: true,
+            metrics: true,
             watch_supergraph: true,
             subgraph_urls: HashMap::new(),
             persisted: PersistedConfig::default(),

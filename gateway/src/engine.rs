@@ -54,6 +54,33 @@ pub struct EngineResponse {
     pub cache_control: String,
 }
 
+/// Why an engine could not be built or switched to a new supergraph.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The supergraph is unusable.
+    #[error(transparent)]
+    Supergraph(#[from] SupergraphError),
+    /// The persisted-operation manifest is unusable.
+    #[error(transparent)]
+    Manifest(#[from] crate::http::persisted::ManifestError),
+    /// A subgraph's transport could not be built.
+    #[error("subgraph {subgraph}: {source}")]
+    Transport {
+        /// The subgraph.
+        subgraph: String,
+        /// What failed.
+        source: crate::transport::TransportError,
+    },
+    /// A subgraph is declared in-process but no in-process transport was given for it.
+    #[error("subgraph {subgraph} is in-process ({url}) but no in-process transport was given")]
+    MissingLocal {
+        /// The subgraph.
+        subgraph: String,
+        /// Its declared URL.
+        url: String,
+    },
+}
+
 /// Why a request was refused before execution; decides the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
@@ -87,7 +114,7 @@ impl Engine {
         supergraph: Arc<Supergraph>,
         config: Config,
         local: HashMap<String, Arc<dyn Transport>>,
-    ) -> Result<Engine, SupergraphError> {
+    ) -> Result<Engine, EngineError> {
         let forward = config
             .forward_headers
             .iter()
@@ -95,7 +122,7 @@ impl Engine {
             .collect();
         let preparer = Preparer::new(&config);
         let manifest = match &config.persisted.manifest {
-            Some(path) => Some(Manifest::load(path).map_err(SupergraphError::Invalid)?),
+            Some(path) => Some(Manifest::load(path)?),
             None => None,
         };
         let persisted = Persisted::new(&config.persisted, manifest);
@@ -121,7 +148,7 @@ impl Engine {
     }
 
     /// Swaps to a new supergraph; requests already running finish on the old one.
-    pub fn reload(&self, supergraph: Arc<Supergraph>) -> Result<(), SupergraphError> {
+    pub fn reload(&self, supergraph: Arc<Supergraph>) -> Result<(), EngineError> {
         let version = build_version(supergraph, &self.config, &self.local)?;
         self.current.store(Arc::new(version));
         Ok(())
@@ -149,9 +176,10 @@ impl Engine {
         let started = std::time::Instant::now();
         let version = self.current.load_full();
         let document_id = request.document_id.take();
-        if let Err(err) = self.persisted.resolve(&mut request, document_id.as_deref()) {
-            return reject(Rejection::BadRequest, err.code(), &err.to_string());
-        }
+        let registration = match self.persisted.resolve(&mut request, document_id.as_deref()) {
+            Ok(registration) => registration,
+            Err(err) => return reject(Rejection::BadRequest, err.code(), &err.to_string()),
+        };
         let Some(query) = request.query.as_deref().filter(|q| !q.trim().is_empty()) else {
             return reject(
                 Rejection::BadRequest,
@@ -159,14 +187,21 @@ impl Engine {
                 "the request has no `query`",
             );
         };
-        let prepared = match self.preparer.prepare(
-            &version.supergraph,
-            query,
-            request.operation_name.as_deref(),
-        ) {
+        let prepared = match self
+            .preparer
+            .prepare(
+                version.supergraph.clone(),
+                query,
+                request.operation_name.as_deref(),
+            )
+            .await
+        {
             Ok(prepared) => prepared,
             Err(err) => return prepare_failure(err),
         };
+        if let Some(registration) = registration {
+            self.persisted.register(registration);
+        }
         if carrier == Carrier::Get && prepared.operation_type != OperationType::Query {
             return reject(
                 Rejection::MethodNotAllowed,
@@ -220,7 +255,14 @@ impl Engine {
                 identified,
             )
         };
-        let operation = prepared.name.as_deref().unwrap_or("anonymous");
+        let operation: String = prepared
+            .name
+            .as_deref()
+            .unwrap_or("anonymous")
+            .chars()
+            .take(64)
+            .collect();
+        let operation = operation.as_str();
         tracing::info!(
             engine = %self.config.name,
             operation,
@@ -337,20 +379,29 @@ fn build_version(
     supergraph: Arc<Supergraph>,
     config: &Config,
     local: &HashMap<String, Arc<dyn Transport>>,
-) -> Result<Version, SupergraphError> {
+) -> Result<Version, EngineError> {
     let mut subgraphs: Subgraphs = HashMap::new();
     for (name, declared) in supergraph.endpoints() {
         let url = config.subgraph_urls.get(name).unwrap_or(declared);
         let transport: Arc<dyn Transport> = match local.get(name) {
             Some(local) => local.clone(),
             None if url.starts_with("inprocess://") => {
-                return Err(SupergraphError::Invalid(format!(
-                    "subgraph {name} is in-process ({url}) but no in-process transport was given"
-                )));
+                return Err(EngineError::MissingLocal {
+                    subgraph: name.clone(),
+                    url: url.clone(),
+                });
             }
             None => Arc::new(
-                HttpTransport::new(url, config.subgraph_timeout(), config.subgraph_h2c)
-                    .map_err(|e| SupergraphError::Invalid(format!("subgraph {name}: {e}")))?,
+                HttpTransport::new(
+                    url,
+                    config.subgraph_timeout(),
+                    config.subgraph_h2c,
+                    config.max_subgraph_response_bytes,
+                )
+                .map_err(|source| EngineError::Transport {
+                    subgraph: name.clone(),
+                    source,
+                })?,
             ),
         };
         subgraphs.insert(name.clone(), transport);

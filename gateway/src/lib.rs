@@ -26,6 +26,6 @@ pub mod shutdown;
 pub mod supergraph;
 pub mod transport;
 
-pub use config::Config;
-pub use engine::{Carrier, Engine, EngineResponse, GraphqlRequest};
+pub use config::{Config, Environment};
+pub use engine::{Carrier, Engine, EngineError, EngineResponse, GraphqlRequest};
 pub use supergraph::Supergraph;

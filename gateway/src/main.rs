@@ -119,7 +119,10 @@ async fn watch(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationToken) 
             continue;
         }
         last = now;
-        match Supergraph::from_file(&path).and_then(|s| engine.reload(s)) {
+        match Supergraph::from_file(&path)
+            .map_err(tributary_gateway::EngineError::from)
+            .and_then(|s| engine.reload(s))
+        {
             Ok(()) => tracing::info!(supergraph = %path.display(), "supergraph reloaded"),
             Err(err) => {
                 tracing::error!(error = %err, "supergraph reload failed; keeping the current version")

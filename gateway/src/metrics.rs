@@ -14,6 +14,44 @@ use crate::engine::ClientInfo;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Most distinct label sets recorded per process; later new ones are counted as `other`, so
+/// clients inventing operation names or versions cannot grow the recorder without bound.
+const MAX_SERIES: u64 = 2_000;
+
+/// The label sets seen so far (by hash).
+static SEEN: OnceLock<moka::sync::Cache<u64, ()>> = OnceLock::new();
+
+/// Keeps `labels` if it is already known or there is room for it, else `None`.
+fn admit(labels: &[(&'static str, String)]) -> bool {
+    let seen = SEEN.get_or_init(|| {
+        moka::sync::Cache::builder()
+            .max_capacity(MAX_SERIES)
+            .build()
+    });
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    for (name, value) in labels {
+        hasher.update(name.as_bytes());
+        hasher.update(&[0]);
+        hasher.update(value.as_bytes());
+        hasher.update(&[0]);
+    }
+    let key = hasher.digest();
+    if seen.contains_key(&key) {
+        return true;
+    }
+    seen.run_pending_tasks();
+    if seen.entry_count() >= MAX_SERIES {
+        return false;
+    }
+    seen.insert(key, ());
+    true
+}
+
+/// A label value cut to a length a dashboard can show.
+fn label(value: &str) -> String {
+    value.chars().take(64).collect()
+}
+
 /// The process's Prometheus handle, installing the recorder the first time.
 pub fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE
@@ -33,12 +71,20 @@ pub(crate) fn operation(
     if handle().is_none() {
         return;
     }
-    let labels = [
-        ("engine", engine.to_owned()),
-        ("operation", operation.to_owned()),
-        ("client_name", client.name.clone()),
-        ("client_version", client.version.clone()),
+    let mut labels = vec![
+        ("engine", label(engine)),
+        ("operation", label(operation)),
+        ("client_name", label(&client.name)),
+        ("client_version", label(&client.version)),
     ];
+    if !admit(&labels) {
+        labels = vec![
+            ("engine", label(engine)),
+            ("operation", "other".to_owned()),
+            ("client_name", "other".to_owned()),
+            ("client_version", "other".to_owned()),
+        ];
+    }
     metrics::counter!("tributary_operations_total", &labels).increment(1);
     if has_errors {
         metrics::counter!("tributary_operation_errors_total", &labels).increment(1);
@@ -46,14 +92,17 @@ pub(crate) fn operation(
     metrics::histogram!("tributary_operation_duration_seconds", "engine" => engine.to_owned())
         .record(elapsed.as_secs_f64());
     for field in deprecated {
-        metrics::counter!(
-            "tributary_deprecated_field_uses_total",
-            "engine" => engine.to_owned(),
-            "field" => field.clone(),
-            "client_name" => client.name.clone(),
-            "client_version" => client.version.clone()
-        )
-        .increment(1);
+        let mut labels = vec![
+            ("engine", label(engine)),
+            ("field", label(field)),
+            ("client_name", label(&client.name)),
+            ("client_version", label(&client.version)),
+        ];
+        if !admit(&labels) {
+            labels[2].1 = "other".to_owned();
+            labels[3].1 = "other".to_owned();
+        }
+        metrics::counter!("tributary_deprecated_field_uses_total", &labels).increment(1);
         tracing::info!(engine, field = %field, client_name = %client.name, client_version = %client.version, "deprecated field used");
     }
 }

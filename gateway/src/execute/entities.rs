@@ -28,6 +28,8 @@ struct Batch {
     /// For each entity found: its place in the result and its representation's index.
     slots: Vec<(Vec<Step>, usize)>,
     seen: HashMap<String, usize>,
+    /// For each representation, the first slot that used it (for error paths).
+    first_slot: Vec<usize>,
 }
 
 impl Batch {
@@ -121,6 +123,7 @@ impl Batch {
                 let index = self.representations.len();
                 self.representations.push(representation);
                 self.seen.insert(key, index);
+                self.first_slot.push(self.slots.len());
                 index
             }
         };
@@ -129,18 +132,16 @@ impl Batch {
 
     /// The client path of the first entity that used representation `index`.
     fn client_path(&self, index: usize) -> Option<Vec<Value>> {
-        self.slots
-            .iter()
-            .find(|(_, i)| *i == index)
-            .map(|(trail, _)| {
-                trail
-                    .iter()
-                    .map(|step| match step {
-                        Step::Key(k) => Value::String(k.clone()),
-                        Step::Index(i) => Value::from(*i),
-                    })
-                    .collect()
-            })
+        let slot = *self.first_slot.get(index)?;
+        self.slots.get(slot).map(|(trail, _)| {
+            trail
+                .iter()
+                .map(|step| match step {
+                    Step::Key(k) => Value::String(k.clone()),
+                    Step::Index(i) => Value::from(*i),
+                })
+                .collect()
+        })
     }
 }
 
@@ -353,7 +354,8 @@ impl<'a> Execution<'a> {
             Some(Value::Array(items)) => items.as_slice(),
             _ => &[],
         };
-        let mut blamed: Vec<(usize, Vec<Value>)> = Vec::new();
+        // Which (entity, rest of path) pairs an error was already placed on.
+        let mut blamed: std::collections::HashSet<(usize, String)> = Default::default();
         let repathed: Vec<Value> = errors
             .into_iter()
             .map(|error| {
@@ -370,14 +372,15 @@ impl<'a> Execution<'a> {
                             }
                             _ => {
                                 let rest = &path[1..];
+                                let key = Value::Array(rest.to_vec()).to_string();
                                 let index = (0..batch.seen.len()).find(|i| {
-                                    !blamed.iter().any(|(b, r)| b == i && r.as_slice() == rest)
+                                    !blamed.contains(&(*i, key.clone()))
                                         && null_at(answered.get(*i), rest)
                                 })?;
                                 (index, rest)
                             }
                         };
-                        blamed.push((index, rest.to_vec()));
+                        blamed.insert((index, Value::Array(rest.to_vec()).to_string()));
                         let mut client = batch.client_path(index)?;
                         client.extend(rest.iter().cloned());
                         Some(Value::Array(client))

@@ -104,8 +104,13 @@ impl<'a> Execution<'a> {
                 return None;
             }
             Err(err) => {
+                // The details (addresses included) go to the log, not to the client.
                 tracing::warn!(subgraph = service, error = %err, "subgraph request failed");
-                self.error(failure(service, "SUBREQUEST_HTTP_ERROR", &err.to_string()));
+                let reason = match err {
+                    TransportError::TooLarge => "the subgraph's response is too large",
+                    _ => "the subgraph could not be reached",
+                };
+                self.error(failure(service, "SUBREQUEST_HTTP_ERROR", reason));
                 return None;
             }
         };

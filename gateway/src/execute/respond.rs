@@ -6,8 +6,8 @@ use graphql_tools::static_graphql::schema::Type;
 use serde_json::{Map, Value, json};
 
 use super::Outcome;
+use crate::prepare::Prepared;
 use crate::prepare::planner::{FieldSelection, SelectionItem, SelectionSet};
-use crate::prepare::{OperationType, Prepared};
 use crate::supergraph::Supergraph;
 use crate::supergraph::api::{ApiSchema, TypeKind};
 
@@ -39,11 +39,7 @@ pub fn write_response(
     outcome: &Outcome,
 ) -> (Vec<u8>, bool) {
     let api = supergraph.api();
-    let root = match prepared.operation_type {
-        OperationType::Query => api.query_type(),
-        OperationType::Mutation => api.mutation_type().unwrap_or("Mutation"),
-        OperationType::Subscription => api.subscription_type().unwrap_or("Subscription"),
-    };
+    let root = api.root_type(prepared.operation_type);
     let mut writer = Writer {
         supergraph,
         api,
@@ -130,7 +126,14 @@ impl<'a> Writer<'a> {
     /// the selection into a value, written like any other.
     fn write_introspection(&mut self, fields: &[&'a FieldSelection]) -> Result<(), Null> {
         let field = fields[0];
-        let value = self.supergraph.introspect(field, self.variables);
+        let value = match self.supergraph.introspect(field, self.variables) {
+            Ok(value) => value,
+            Err(message) => {
+                self.field_error(message);
+                self.out.extend_from_slice(b"null");
+                return Ok(());
+            }
+        };
         let type_name = if field.name == "__schema" {
             "__Schema"
         } else {
@@ -221,7 +224,7 @@ impl<'a> Writer<'a> {
                 self.out.push(b']');
                 Ok(())
             }
-            Type::NamedType(name) => self.write_named(value, name, sets, context),
+            Type::NamedType(name) => self.write_named(value, name, sets),
         }
     }
 
@@ -230,7 +233,6 @@ impl<'a> Writer<'a> {
         value: &'a Value,
         name: &str,
         sets: &[&'a SelectionSet],
-        context: &(String, String),
     ) -> Result<(), Null> {
         match self.api.type_kind(name) {
             Some(TypeKind::Scalar) | None => {
@@ -258,10 +260,7 @@ impl<'a> Writer<'a> {
                 let concrete = match object.get("__typename").and_then(Value::as_str) {
                     Some(typename) if self.api.is_possible_type(name, typename) => typename,
                     Some(_) if kind == TypeKind::Object => name,
-                    Some(_) => {
-                        let _ = context;
-                        return Err(Null);
-                    }
+                    Some(_) => return Err(Null),
                     None => name,
                 };
                 let concrete = concrete.to_owned();

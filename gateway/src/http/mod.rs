@@ -21,13 +21,30 @@ use crate::engine::{Carrier, Engine, EngineResponse, GraphqlRequest, Rejection, 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
 
+/// Serves `engine` on `listener` until `shutdown` is cancelled, letting requests in flight
+/// finish; the task ends with the server.
+pub fn serve(
+    listener: tokio::net::TcpListener,
+    engine: Arc<Engine>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let app = router(engine);
+    tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future(),
+    )
+}
+
 /// Routes `/graphql` (GET, POST) and `/health` to `engine`.
 pub fn router(engine: Arc<Engine>) -> Router {
     let config = engine.config().clone();
     let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
-        .route("/health", get(health))
-        .route("/metrics", get(metrics));
+        .route("/health", get(health));
+    if config.metrics {
+        router = router.route("/metrics", get(metrics));
+    }
     if config.compression {
         router = router.layer(tower_http::compression::CompressionLayer::new());
     }
@@ -335,7 +352,6 @@ fn request_from_members(
 
 async fn graphql_get(
     State(engine): State<Arc<Engine>>,
-    method: Method,
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Response {
@@ -360,7 +376,6 @@ async fn graphql_get(
         ))
         .into_response();
     }
-    let _ = method;
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };

@@ -22,8 +22,8 @@ pub struct PersistedConfig {
     pub safelist: bool,
     /// Accept automatic persisted queries (register a hash, then send only the hash).
     pub apq: bool,
-    /// How many registered APQ documents to keep.
-    pub apq_capacity: u64,
+    /// Bytes of registered APQ documents to keep (least recently used go first).
+    pub apq_cache_bytes: u64,
 }
 
 impl Default for PersistedConfig {
@@ -32,7 +32,7 @@ impl Default for PersistedConfig {
             manifest: None,
             safelist: false,
             apq: true,
-            apq_capacity: 10_000,
+            apq_cache_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -64,6 +64,27 @@ impl PersistedError {
             PersistedError::Malformed => "BAD_REQUEST",
         }
     }
+}
+
+/// Why a manifest file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    /// The file could not be read.
+    #[error("reading the manifest {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+    /// The file is not a manifest.
+    #[error("parsing the manifest {path}: {source}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Where the JSON went wrong.
+        source: serde_json::Error,
+    },
 }
 
 /// One operation of a manifest.
@@ -122,10 +143,15 @@ impl Manifest {
     }
 
     /// Reads a manifest file.
-    pub fn load(path: &Path) -> Result<Manifest, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("reading {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| ManifestError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
     }
 }
 
@@ -149,7 +175,8 @@ impl Persisted {
             .unwrap_or_default();
         let apq = (config.apq && !config.safelist).then(|| {
             moka::sync::Cache::builder()
-                .max_capacity(config.apq_capacity)
+                .max_capacity(config.apq_cache_bytes)
+                .weigher(|_, document: &Arc<str>| u32::try_from(document.len()).unwrap_or(u32::MAX))
                 .build()
         });
         Persisted {
@@ -159,17 +186,19 @@ impl Persisted {
         }
     }
 
-    /// Fills in the request's document from an id or hash, registers an APQ document, and
-    /// enforces the safelist. `document_id` is the `documentId` (or `id`) request member.
+    /// Fills in the request's document from an id or hash and enforces the safelist.
+    /// `document_id` is the `documentId` (or `id`) request member. A document sent with its
+    /// APQ hash comes back as a [`Registration`], to [`register`](Self::register) once the
+    /// document has been prepared, so only valid documents take room in the cache.
     pub fn resolve(
         &self,
         request: &mut GraphqlRequest,
         document_id: Option<&str>,
-    ) -> Result<(), PersistedError> {
+    ) -> Result<Option<Registration>, PersistedError> {
         if let Some(id) = document_id {
             let body = self.by_id.get(id).ok_or(PersistedError::NotFound)?;
             request.query = Some(body.to_string());
-            return Ok(());
+            return Ok(None);
         }
         let hash = match request
             .extensions
@@ -195,21 +224,21 @@ impl Persisted {
                 if self.safelist && !self.by_id.contains_key(&hash) {
                     return Err(PersistedError::NotFound);
                 }
-                if let Some(apq) = &self.apq {
-                    apq.insert(hash, Arc::from(query));
-                }
-                Ok(())
+                Ok(self.apq.is_some().then(|| Registration {
+                    hash,
+                    document: Arc::from(query),
+                }))
             }
             (None, Some(hash)) => {
                 if let Some(body) = self.by_id.get(&hash) {
                     request.query = Some(body.to_string());
-                    return Ok(());
+                    return Ok(None);
                 }
                 match &self.apq {
                     Some(apq) => {
                         let body = apq.get(&hash).ok_or(PersistedError::NotFound)?;
                         request.query = Some(body.to_string());
-                        Ok(())
+                        Ok(None)
                     }
                     None if self.safelist => Err(PersistedError::NotFound),
                     None => Err(PersistedError::NotSupported),
@@ -219,11 +248,24 @@ impl Persisted {
                 if self.safelist && !self.by_id.contains_key(&sha256_hex(query)) {
                     return Err(PersistedError::NotFound);
                 }
-                Ok(())
+                Ok(None)
             }
-            (None, None) => Ok(()),
+            (None, None) => Ok(None),
         }
     }
+
+    /// Remembers an APQ document that prepared without error.
+    pub fn register(&self, registration: Registration) {
+        if let Some(apq) = &self.apq {
+            apq.insert(registration.hash, registration.document);
+        }
+    }
+}
+
+/// An APQ document to remember once it has proved valid.
+pub struct Registration {
+    hash: String,
+    document: Arc<str>,
 }
 
 /// The lower-case hex SHA-256 of a document, as APQ and manifests use.

@@ -1,8 +1,6 @@
 //! Facts about a prepared operation that the later stages need, computed once per cached plan:
 //! its static cache hint, the page-size arguments it passes, the deprecated fields it uses.
 
-use graphql_tools::static_graphql::schema::Type;
-
 use super::planner::{AstValue, FieldSelection, SelectionItem, SelectionSet};
 use crate::config::CacheControlConfig;
 use crate::supergraph::api::{ApiSchema, named_type};
@@ -95,7 +93,6 @@ fn visit_field(
         }
     }
     if !field.selections.items.is_empty() {
-        let _: &Type = &definition.field_type;
         walk(api, returns, &field.selections, hints, page_arguments, out);
     }
 }

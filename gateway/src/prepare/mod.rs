@@ -93,30 +93,42 @@ impl PrepareError {
 
 /// Prepares operations and remembers the results.
 pub struct Preparer {
+    rules: Arc<Rules>,
+    cache: moka::sync::Cache<u64, Arc<Prepared>>,
+    /// Planning is CPU work of up to seconds: it runs on blocking threads, at most one per
+    /// core at a time, so hostile documents cannot starve the request workers.
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+/// What preparing needs besides the supergraph, shared with the blocking threads.
+struct Rules {
     limits: Limits,
     hints: crate::config::CacheControlConfig,
     page_arguments: Vec<String>,
-    rules: ValidationPlan,
-    cache: moka::sync::Cache<u64, Arc<Prepared>>,
+    validation: ValidationPlan,
 }
 
 impl Preparer {
     /// A preparer enforcing the configured limits and caching prepared operations.
     pub fn new(config: &crate::config::Config) -> Preparer {
         let capacity = config.plan_cache_size;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Preparer {
-            limits: config.limits.clone(),
-            hints: config.cache_control.clone(),
-            page_arguments: config.page_size_arguments.clone(),
-            rules: default_rules_validation_plan(),
+            rules: Arc::new(Rules {
+                limits: config.limits.clone(),
+                hints: config.cache_control.clone(),
+                page_arguments: config.page_size_arguments.clone(),
+                validation: default_rules_validation_plan(),
+            }),
             cache: moka::sync::Cache::builder().max_capacity(capacity).build(),
+            permits: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
     }
 
     /// Prepares `document`'s operation `operation_name` against `supergraph`.
-    pub fn prepare(
+    pub async fn prepare(
         &self,
-        supergraph: &Supergraph,
+        supergraph: Arc<Supergraph>,
         document: &str,
         operation_name: Option<&str>,
     ) -> Result<Arc<Prepared>, PrepareError> {
@@ -124,11 +136,29 @@ impl Preparer {
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit);
         }
-        let prepared = Arc::new(self.prepare_uncached(supergraph, document, operation_name)?);
+        let crashed = || PrepareError::Plan(PlanError::Crashed);
+        let _permit = self.permits.acquire().await.map_err(|_| crashed())?;
+        let rules = self.rules.clone();
+        let text = document.to_owned();
+        let name = operation_name.map(str::to_owned);
+        let prepared = tokio::task::spawn_blocking(move || {
+            rules.prepare_uncached(&supergraph, &text, name.as_deref())
+        })
+        .await
+        .map_err(|_| crashed())??;
+        let prepared = Arc::new(prepared);
         self.cache.insert(key, prepared.clone());
         Ok(prepared)
     }
 
+    /// How many prepared operations are cached (for metrics and tests).
+    pub fn cached(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+}
+
+impl Rules {
     fn prepare_uncached(
         &self,
         supergraph: &Supergraph,
@@ -142,7 +172,7 @@ impl Preparer {
         let (name, _) = operation_parts(selected);
         limits::check(&document, name, &self.limits)?;
         let errors = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            validate(supergraph.api().document(), &document, &self.rules)
+            validate(supergraph.api().document(), &document, &self.validation)
         }))
         .map_err(|_| PrepareError::Plan(PlanError::Crashed))?;
         if !errors.is_empty() {
@@ -163,11 +193,7 @@ impl Preparer {
             .planner()
             .plan_without_introspection(&operation)?;
         let api = supergraph.api();
-        let root = match operation_type {
-            OperationType::Query => api.query_type(),
-            OperationType::Mutation => api.mutation_type().unwrap_or("Mutation"),
-            OperationType::Subscription => api.subscription_type().unwrap_or("Subscription"),
-        };
+        let root = api.root_type(operation_type);
         let analysis = analysis::analyse(
             api,
             root,
@@ -183,12 +209,6 @@ impl Preparer {
             name: name.map(str::to_owned),
             analysis,
         })
-    }
-
-    /// How many prepared operations are cached (for metrics and tests).
-    pub fn cached(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
     }
 }
 

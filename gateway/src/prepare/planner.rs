@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use graphql_tools::static_graphql::query;
 use graphql_tools::static_graphql::schema::{Definition, Document, TypeDefinition};
+use hive_router_query_planner::ast::normalization::error::NormalizationError;
 use hive_router_query_planner::ast::normalization::normalize_operation;
 use hive_router_query_planner::graph::PlannerOverrideContext;
-use hive_router_query_planner::planner::{Planner as Inner, QueryPlannerOptions};
+use hive_router_query_planner::planner::{Planner as Inner, PlannerError, QueryPlannerOptions};
 use hive_router_query_planner::utils::cancellation::CancellationToken;
 use hive_router_query_planner::utils::parsing::{
     safe_parse_operation_with_token_limit, safe_parse_schema,
@@ -106,14 +107,12 @@ impl Planner {
         .map_err(|_| PlanError::Crashed)?;
         match normalized {
             Ok(doc) => Ok(doc.operation),
-            Err(err) => {
-                let text = err.to_string();
-                if text.contains("operation") || text.contains("Operation") {
-                    Err(PlanError::OperationSelection(text))
-                } else {
-                    Err(PlanError::Normalization(text))
-                }
-            }
+            Err(
+                err @ (NormalizationError::SpecifiedOperationNotFound { .. }
+                | NormalizationError::MultipleMatchingOperationsFound
+                | NormalizationError::OperationNotFound),
+            ) => Err(PlanError::OperationSelection(err.to_string())),
+            Err(err) => Err(PlanError::Normalization(err.to_string())),
         }
     }
 
@@ -128,13 +127,9 @@ impl Planner {
             )
         }))
         .map_err(|_| PlanError::Crashed)?;
-        planned.map_err(|err| {
-            let text = err.to_string();
-            if text.contains("cancel") {
-                PlanError::Timeout
-            } else {
-                PlanError::Planning(text)
-            }
+        planned.map_err(|err| match err {
+            PlannerError::CancellationError(_) => PlanError::Timeout,
+            other => PlanError::Planning(other.to_string()),
         })
     }
 }
@@ -172,9 +167,4 @@ impl Planner {
 /// Parses an operation document, refusing documents of more than `token_limit` tokens.
 pub fn parse_operation(text: &str, token_limit: usize) -> Result<query::Document, String> {
     safe_parse_operation_with_token_limit(text, token_limit).map_err(|e| e.to_string())
-}
-
-/// Renders the API schema as SDL.
-pub fn print_api(planner: &Planner) -> String {
-    planner.inner.consumer_schema.document.to_string()
 }

@@ -143,7 +143,7 @@ fn coerce_input_object(schema: &ApiSchema, name: &str, value: &Value) -> Result<
             }
             None => {
                 if let Some(default) = &field.default_value {
-                    out.insert(field.name.clone(), schema_ast_to_json(default));
+                    out.insert(field.name.clone(), ast_to_json(default));
                 } else if matches!(field.value_type, Type::NonNullType(_)) {
                     return Err(format!(
                         "Field \"{}\" of required type \"{}\" was not provided.",
@@ -172,28 +172,6 @@ pub fn ast_to_json(value: &AstValue) -> Value {
             fields
                 .iter()
                 .map(|(k, v)| (k.clone(), ast_to_json(v)))
-                .collect(),
-        ),
-    }
-}
-
-/// Converts a constant GraphQL value from the schema (a default) to JSON.
-fn schema_ast_to_json(value: &graphql_tools::static_graphql::schema::Value) -> Value {
-    use graphql_tools::static_graphql::schema::Value as V;
-    match value {
-        V::Variable(_) | V::Null => Value::Null,
-        V::Int(n) => n.as_i64().map(Value::from).unwrap_or(Value::Null),
-        V::Float(f) => serde_json::Number::from_f64(*f)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        V::String(s) => Value::String(s.clone()),
-        V::Boolean(b) => Value::Bool(*b),
-        V::Enum(e) => Value::String(e.clone()),
-        V::List(items) => Value::Array(items.iter().map(schema_ast_to_json).collect()),
-        V::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), schema_ast_to_json(v)))
                 .collect(),
         ),
     }

@@ -125,6 +125,16 @@ impl ApiSchema {
         self.subscription.as_deref()
     }
 
+    /// The root type an operation of `operation_type` starts at.
+    pub fn root_type(&self, operation_type: crate::prepare::OperationType) -> &str {
+        use crate::prepare::OperationType;
+        match operation_type {
+            OperationType::Query => self.query_type(),
+            OperationType::Mutation => self.mutation_type().unwrap_or("Mutation"),
+            OperationType::Subscription => self.subscription_type().unwrap_or("Subscription"),
+        }
+    }
+
     /// The definition of a named type.
     pub fn type_def(&self, name: &str) -> Option<&TypeDefinition> {
         let index = *self.types.get(name)?;

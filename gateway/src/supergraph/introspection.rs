@@ -22,12 +22,25 @@ enum Node<'s> {
     Directive(&'s DirectiveDefinition),
 }
 
+/// Most introspection objects one field may produce: nested selections such as
+/// `fields { type { fields { type ... } } }` multiply, and each level is cheap to ask for.
+const NODE_BUDGET: usize = 100_000;
+
 impl Supergraph {
-    /// Resolves a root `__schema` or `__type(name:)` field against the API schema.
-    pub fn introspect(&self, field: &FieldSelection, variables: &Map<String, Value>) -> Value {
+    /// Resolves a root `__schema` or `__type(name:)` field against the API schema; refuses
+    /// selections that would produce more than a fixed number of objects.
+    pub fn introspect(
+        &self,
+        field: &FieldSelection,
+        variables: &Map<String, Value>,
+    ) -> Result<Value, String> {
         let api = self.api();
-        let resolver = Resolver { api, variables };
-        match field.name.as_str() {
+        let resolver = Resolver {
+            api,
+            variables,
+            budget: std::cell::Cell::new(NODE_BUDGET),
+        };
+        let value = match field.name.as_str() {
             "__schema" => resolver.object(Node::Schema, &field.selections),
             "__type" => match resolver.string_arg(field, "name") {
                 Some(name) if api.type_def(&name).is_some() => {
@@ -37,17 +50,30 @@ impl Supergraph {
                 _ => Value::Null,
             },
             _ => Value::Null,
+        };
+        if resolver.budget.get() == 0 {
+            return Err(format!(
+                "the introspection query selects more than {NODE_BUDGET} objects"
+            ));
         }
+        Ok(value)
     }
 }
 
 struct Resolver<'s> {
     api: &'s ApiSchema,
     variables: &'s Map<String, Value>,
+    /// Objects still allowed; at zero every further object resolves to null.
+    budget: std::cell::Cell<usize>,
 }
 
 impl<'s> Resolver<'s> {
     fn object(&self, node: Node<'s>, selection: &SelectionSet) -> Value {
+        let left = self.budget.get();
+        if left == 0 {
+            return Value::Null;
+        }
+        self.budget.set(left - 1);
         let mut out = Map::new();
         self.fill(node, selection, &mut out);
         Value::Object(out)

@@ -7,7 +7,7 @@ pub mod introspection;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::prepare::planner::{self, Planner};
+use crate::prepare::planner::Planner;
 use api::ApiSchema;
 
 /// Why a supergraph could not be loaded.
@@ -79,20 +79,5 @@ impl Supergraph {
     /// A hash of the SDL: part of every prepared-operation cache key.
     pub fn version(&self) -> u64 {
         self.version
-    }
-
-    /// Names a subgraph's URL, if the supergraph declares it.
-    pub fn endpoint(&self, subgraph: &str) -> Option<&str> {
-        self.endpoints.get(subgraph).map(String::as_str)
-    }
-
-    /// Whether `name` is a type the planner knows (used when it must resolve abstract types).
-    pub fn has_type(&self, name: &str) -> bool {
-        self.api.type_kind(name).is_some()
-    }
-
-    /// The API schema as SDL, for tools and the GraphiQL page.
-    pub fn api_sdl(&self) -> String {
-        planner::print_api(&self.planner)
     }
 }

@@ -44,6 +44,12 @@ pub enum TransportError {
     /// Connection refused, reset, or another network failure.
     #[error("the subgraph could not be reached: {0}")]
     Unreachable(String),
+    /// The HTTP client could not be built (TLS or resolver set-up).
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[source] reqwest::Error),
+    /// The response body is larger than the engine accepts.
+    #[error("the subgraph's response is larger than accepted")]
+    TooLarge,
     /// An in-process subgraph failed to execute.
     #[error("the in-process subgraph failed: {0}")]
     InProcess(String),
