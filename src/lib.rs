@@ -9,4 +9,4 @@
 
 pub mod stack;
 
-pub use stack::{Backend, Environment, SUBGRAPHS, Stack, StackConfig};
+pub use stack::{Backend, Environment, SERVICES, SUBGRAPHS, Service, Stack, StackConfig};

@@ -14,7 +14,8 @@ struct Args {
     /// Address every server binds to.
     #[arg(long, env = "TRIBUTARY_HOST", default_value = "127.0.0.1")]
     host: IpAddr,
-    /// First subgraph port; accounts, catalog, reviews, inventory and orders follow in order.
+    /// First subgraph port; the other subgraphs take the next ports, in start order (accounts,
+    /// catalog, reviews, inventory, orders).
     #[arg(long, env = "TRIBUTARY_SUBGRAPH_PORT", default_value_t = 4101)]
     subgraph_port: u16,
     /// Port of the web BFF.
@@ -39,7 +40,8 @@ struct Args {
     /// Drop all data and reseed the demo data.
     #[arg(long)]
     reset: bool,
-    /// HS256 secret for user tokens (set it anywhere real).
+    /// HS256 secret for user tokens (set it anywhere real; in production it must not be the
+    /// development default and must be at least 32 bytes).
     #[arg(long, env = "TRIBUTARY_JWT_SECRET", default_value = subgraph_kit::auth::DEV_SECRET, hide_default_value = true)]
     jwt_secret: String,
 }
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    subgraph_kit::auth::check_secret(&args.jwt_secret, args.env.is_production())?;
     let backend = match args.database_url {
         Some(url) if url.starts_with("postgres") => Backend::Postgres {
             url,
@@ -87,7 +90,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     })
     .await?;
     println!("Tributary is up ({:?}).", args.env);
-    let graphiql = if args.env == Environment::Development {
+    let graphiql = if !args.env.is_production() {
         "  (GraphiQL in a browser)"
     } else {
         ""

@@ -2,11 +2,12 @@
 //! BFFs in front of them, and the plain federation router.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::time::Duration;
-
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use subgraph_kit::{Auth, Peers, Running, StartOptions, Subgraph};
@@ -15,10 +16,73 @@ use tokio_util::sync::CancellationToken;
 use tributary_gateway::{Config as GatewayConfig, Engine, Supergraph};
 use tributary_schema::SubgraphSource;
 
-pub use bff_web::Environment;
+pub use tributary_gateway::Environment;
 
-/// The domain subgraphs, in start order (orders calls catalog and inventory, reviews calls catalog).
-pub const SUBGRAPHS: [&str; 5] = ["accounts", "catalog", "reviews", "inventory", "orders"];
+/// The domain subgraphs the stack runs, in start order (orders calls catalog and inventory,
+/// reviews calls catalog). Adding a service to the stack is one line here.
+pub const SERVICES: &[Service] = &[
+    Service::of::<subgraph_accounts::Accounts>(),
+    Service::of::<subgraph_catalog::Catalog>(),
+    Service::of::<subgraph_reviews::Reviews>(),
+    Service::of::<subgraph_inventory::Inventory>(),
+    Service::of::<subgraph_orders::Orders>(),
+];
+
+/// The domain subgraphs' names, in [`SERVICES`] (start) order.
+pub const SUBGRAPHS: [&str; SERVICES.len()] = names();
+
+/// A subgraph server starting: the future [`subgraph_kit::start`] returns, boxed.
+type Starting = Pin<Box<dyn Future<Output = anyhow::Result<Running>> + Send>>;
+
+/// One domain subgraph of the stack: its name, how to start it and its SDL.
+#[derive(Clone, Copy)]
+pub struct Service {
+    /// The subgraph's name in the supergraph.
+    pub name: &'static str,
+    start: fn(StartOptions, CancellationToken) -> Starting,
+    sdl: fn() -> String,
+}
+
+impl Service {
+    /// The entry of the [`Subgraph`] `S`.
+    pub const fn of<S: Subgraph>() -> Service {
+        Service {
+            name: S::NAME,
+            start: start_boxed::<S>,
+            sdl: S::sdl,
+        }
+    }
+
+    /// Connects, migrates, seeds and serves the subgraph with `options` until `shutdown`.
+    pub async fn start(
+        &self,
+        options: StartOptions,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Running> {
+        (self.start)(options, shutdown).await
+    }
+
+    /// The subgraph's Federation v2 SDL, from its library.
+    pub fn sdl(&self) -> String {
+        (self.sdl)()
+    }
+}
+
+/// [`subgraph_kit::start`] for `S`, as a function pointer [`Service`] can hold.
+fn start_boxed<S: Subgraph>(options: StartOptions, shutdown: CancellationToken) -> Starting {
+    Box::pin(subgraph_kit::start::<S>(options, shutdown))
+}
+
+/// The names of [`SERVICES`], in order.
+const fn names() -> [&'static str; SERVICES.len()] {
+    let mut names = [""; SERVICES.len()];
+    let mut i = 0;
+    while i < SERVICES.len() {
+        names[i] = SERVICES[i].name;
+        i += 1;
+    }
+    names
+}
 
 /// Where the subgraphs keep their data.
 #[derive(Debug, Clone)]
@@ -77,23 +141,30 @@ pub struct Stack {
 impl Stack {
     /// Starts every subgraph; fails, stopping what had started, if any of them cannot start.
     pub async fn start(config: StackConfig) -> anyhow::Result<Stack> {
-        let mut listeners = Vec::with_capacity(SUBGRAPHS.len());
-        for (i, name) in SUBGRAPHS.iter().enumerate() {
-            let port = config.base_port.map_or(0, |base| base + i as u16);
-            let addr = SocketAddr::new(config.host, port);
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("{name}: binding {addr}"))?;
-            listeners.push(listener);
+        let mut listeners = Vec::with_capacity(SERVICES.len());
+        for (i, service) in SERVICES.iter().enumerate() {
+            let name = service.name;
+            let port = config
+                .base_port
+                .map(|base| {
+                    u16::try_from(i)
+                        .ok()
+                        .and_then(|i| base.checked_add(i))
+                        .with_context(|| {
+                            format!("{name}: port {base} + {i} is beyond 65535; lower the first subgraph port")
+                        })
+                })
+                .transpose()?;
+            listeners.push(bind(name, config.host, port).await?);
         }
         let mut urls = HashMap::new();
-        for (name, listener) in SUBGRAPHS.iter().zip(&listeners) {
+        for (service, listener) in SERVICES.iter().zip(&listeners) {
             urls.insert(
-                (*name).to_owned(),
+                service.name.to_owned(),
                 format!("http://{}/graphql", listener.local_addr()?),
             );
         }
-        let peers = Peers::new(urls);
+        let peers = Peers::try_new(urls)?;
         let auth = Auth::new(config.jwt_secret.as_bytes(), Duration::from_secs(24 * 3600));
         let shutdown = CancellationToken::new();
         let mut stack = Stack {
@@ -102,7 +173,8 @@ impl Stack {
             shutdown: shutdown.clone(),
             backend: config.backend.clone(),
         };
-        for (name, listener) in SUBGRAPHS.iter().zip(listeners) {
+        for (service, listener) in SERVICES.iter().zip(listeners) {
+            let name = service.name;
             let (database_url, pg_schema) = match &config.backend {
                 Backend::Sqlite(dir) => (format!("sqlite://{}/{name}.sqlite", dir.display()), None),
                 Backend::Postgres { url, schema_prefix } => {
@@ -117,15 +189,7 @@ impl Stack {
                 auth: auth.clone(),
                 peers: peers.clone(),
             };
-            let started = match *name {
-                "accounts" => start::<subgraph_accounts::Accounts>(options, &shutdown).await,
-                "catalog" => start::<subgraph_catalog::Catalog>(options, &shutdown).await,
-                "reviews" => start::<subgraph_reviews::Reviews>(options, &shutdown).await,
-                "inventory" => start::<subgraph_inventory::Inventory>(options, &shutdown).await,
-                "orders" => start::<subgraph_orders::Orders>(options, &shutdown).await,
-                other => Err(anyhow::anyhow!("unknown subgraph `{other}`")),
-            };
-            match started {
+            match service.start(options, shutdown.clone()).await {
                 Ok(running) => stack.subgraphs.push(running),
                 Err(err) => {
                     stack.stop().await;
@@ -162,7 +226,7 @@ impl Stack {
 
         let listener = bind("mobile", config.host, config.mobile_port).await?;
         let addr = listener.local_addr()?;
-        let mut mobile = bff_mobile::profile(mobile_environment(config.environment));
+        let mut mobile = bff_mobile::profile(config.environment);
         mobile.subgraph_urls = subgraph_urls;
         let task = bff_mobile::start(listener, mobile, self.shutdown.clone()).await?;
         self.fronts.push(Front {
@@ -176,17 +240,18 @@ impl Stack {
 
     /// Composes the running subgraphs into a supergraph and serves it with the engine.
     async fn start_gateway(&mut self, config: &StackConfig) -> anyhow::Result<()> {
-        let sources: Vec<SubgraphSource> = self
-            .subgraphs
+        let sources: Vec<SubgraphSource> = SERVICES
             .iter()
-            .map(|s| SubgraphSource::new(s.name, s.url(), sdl_of(s.name)))
+            .zip(&self.subgraphs)
+            .map(|(service, s)| SubgraphSource::new(s.name, s.url(), service.sdl()))
             .collect();
         let sdl = tributary_schema::compose(&sources).context("composing the supergraph")?;
         let supergraph = Supergraph::from_sdl(&sdl).context("loading the supergraph")?;
+        let development = !config.environment.is_production();
         let router = GatewayConfig {
-            graphiql: config.environment == Environment::Development,
+            graphiql: development,
             persisted: tributary_gateway::http::persisted::PersistedConfig {
-                apq: config.environment == Environment::Development,
+                apq: development,
                 ..Default::default()
             },
             ..GatewayConfig::default()
@@ -195,12 +260,8 @@ impl Stack {
             Engine::new(supergraph, router, Default::default()).context("starting the engine")?;
         let listener = bind("gateway", config.host, config.gateway_port).await?;
         let addr = listener.local_addr()?;
-        let app = tributary_gateway::http::router(Arc::new(engine));
-        let task = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(self.shutdown.clone().cancelled_owned())
-                .into_future(),
-        );
+        let task =
+            tributary_gateway::http::serve(listener, Arc::new(engine), self.shutdown.clone());
         tracing::info!(%addr, "federation router serving");
         self.fronts.push(Front {
             name: "gateway",
@@ -274,16 +335,14 @@ impl Stack {
     }
 }
 
-/// The SDL of a domain subgraph, from its library.
+/// The SDL of the domain subgraph `name`, from its library; empty for a name not in
+/// [`SERVICES`].
 pub fn sdl_of(name: &str) -> String {
-    match name {
-        "accounts" => subgraph_accounts::Accounts::sdl(),
-        "catalog" => subgraph_catalog::Catalog::sdl(),
-        "reviews" => subgraph_reviews::Reviews::sdl(),
-        "inventory" => subgraph_inventory::Inventory::sdl(),
-        "orders" => subgraph_orders::Orders::sdl(),
-        _ => String::new(),
-    }
+    SERVICES
+        .iter()
+        .find(|s| s.name == name)
+        .map(Service::sdl)
+        .unwrap_or_default()
 }
 
 /// Binds `name`'s listener on `host` at `port` (a free port when `None`).
@@ -292,19 +351,4 @@ async fn bind(name: &str, host: IpAddr, port: Option<u16>) -> anyhow::Result<Tcp
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("{name}: binding {addr}"))
-}
-
-/// The mobile BFF's name for the launcher's environment.
-fn mobile_environment(environment: Environment) -> bff_mobile::Environment {
-    match environment {
-        Environment::Development => bff_mobile::Environment::Development,
-        Environment::Production => bff_mobile::Environment::Production,
-    }
-}
-
-async fn start<S: Subgraph>(
-    options: StartOptions,
-    shutdown: &CancellationToken,
-) -> anyhow::Result<Running> {
-    subgraph_kit::start::<S>(options, shutdown.clone()).await
 }

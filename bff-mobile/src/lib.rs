@@ -13,7 +13,8 @@
 //!
 //! # Layout
 //! - `local`: the `mobile` subgraph's schema and resolvers.
-//! - [`profile()`]: the engine configuration and the merchandising for an [`Environment`].
+//! - [`profile()`]: the engine configuration and the merchandising for an
+//!   [`Environment`](tributary_gateway::Environment).
 //! - [`engine`], [`start`]: the engine with its in-process subgraph and its manifest, served
 //!   over HTTP.
 
@@ -32,7 +33,7 @@ use tributary_gateway::transport::{InProcessTransport, Transport};
 use tributary_gateway::{Config, Engine, Supergraph};
 
 pub use local::{MobileSchema, Query};
-pub use profile::{Environment, MAX_PAGE_SIZE, Merchandising, profile};
+pub use profile::{MAX_PAGE_SIZE, Merchandising, profile};
 
 /// The in-process subgraph's name in the mobile supergraph.
 pub const SUBGRAPH: &str = "mobile";
@@ -81,12 +82,7 @@ pub async fn start(
 ) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
     let engine = engine(config)?;
     let addr = listener.local_addr()?;
-    let app = tributary_gateway::http::router(Arc::new(engine));
-    let task = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .into_future(),
-    );
+    let task = tributary_gateway::http::serve(listener, Arc::new(engine), shutdown);
     tracing::info!(%addr, "mobile BFF serving");
     Ok(task)
 }

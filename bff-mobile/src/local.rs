@@ -6,6 +6,7 @@
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, Enum, ID, Json, Object, Schema};
 use serde::Deserialize;
+use subgraph_kit::error::not_provided;
 use subgraph_kit::{Code, error, input};
 
 use crate::profile::Merchandising;
@@ -122,14 +123,6 @@ impl HomeFeedPage {
     async fn has_more(&self) -> bool {
         self.has_more
     }
-}
-
-/// The error for an `@external` field the planner did not pass in the representation.
-fn not_provided(field: &str, owner: &str) -> async_graphql::Error {
-    error(
-        Code::BadUserInput,
-        format!("`{field}` is owned by the {owner} subgraph and was not in the representation"),
-    )
 }
 
 /// A catalog product, seen from the mobile subgraph: its key and what `@requires` passed along.

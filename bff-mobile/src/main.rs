@@ -5,9 +5,9 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use bff_mobile::Environment;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+use tributary_gateway::Environment;
 
 /// The mobile backend-for-frontend.
 #[derive(Parser)]

@@ -3,22 +3,9 @@
 //! the app's operations in development, the safelist in production) and the merchandising the
 //! app's own fields read.
 
-use std::collections::HashMap;
-
-use tributary_gateway::Config;
 use tributary_gateway::config::{CacheControlConfig, GraphiqlExample};
 use tributary_gateway::http::persisted::{Manifest, PersistedConfig};
-
-/// Where a BFF runs, which decides its developer conveniences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Environment {
-    /// GraphiQL on, automatic persisted queries on, documents outside the manifest allowed.
-    #[default]
-    Development,
-    /// GraphiQL off, automatic persisted queries off, only the manifest's operations (the
-    /// safelist).
-    Production,
-}
+use tributary_gateway::{Config, Environment};
 
 /// What the app puts forward; data the merchandisers own, not the domains.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +30,7 @@ pub const MAX_PAGE_SIZE: i64 = 20;
 
 /// The engine configuration of the mobile BFF in `env`.
 pub fn profile(env: Environment) -> Config {
-    let development = env == Environment::Development;
+    let development = !env.is_production();
     Config {
         name: "mobile".to_owned(),
         listen: "127.0.0.1:4001".to_owned(),
@@ -56,7 +43,7 @@ pub fn profile(env: Environment) -> Config {
             manifest: None,
             safelist: !development,
             apq: development,
-            apq_capacity: 10_000,
+            apq_cache_bytes: 16 * 1024 * 1024,
         },
         // Apps do not batch; one screen, one persisted operation.
         max_batch: 0,
@@ -83,15 +70,7 @@ fn cache_hints() -> CacheControlConfig {
         ("Product.quantity", 30),
         ("Product.reviews", 60),
     ];
-    CacheControlConfig {
-        default_max_age: 0,
-        types: to_map(&types),
-        fields: to_map(&fields),
-    }
-}
-
-fn to_map(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    CacheControlConfig::from_hints(&types, &fields)
 }
 
 /// Variables that make each of the app's operations runnable from GraphiQL.

@@ -11,7 +11,8 @@
 //!
 //! # Layout
 //! - `local`: the `web` subgraph's schema and resolvers.
-//! - [`profile()`]: the engine configuration and the merchandising for an [`Environment`].
+//! - [`profile()`]: the engine configuration and the merchandising for an
+//!   [`Environment`](tributary_gateway::Environment).
 //! - [`engine`], [`start`]: the engine with its in-process subgraph, served over HTTP.
 
 mod local;
@@ -28,7 +29,7 @@ use tributary_gateway::transport::{InProcessTransport, Transport};
 use tributary_gateway::{Config, Engine, Supergraph};
 
 pub use local::{Query, WebSchema};
-pub use profile::{Environment, Merchandising, profile};
+pub use profile::{Merchandising, profile};
 
 /// The in-process subgraph's name in the web supergraph.
 pub const SUBGRAPH: &str = "web";
@@ -57,8 +58,8 @@ pub fn engine(config: Config) -> anyhow::Result<Engine> {
     Engine::new(supergraph, config, locals).context("starting the web engine")
 }
 
-/// Serves the web BFF with `config` on `listener` until `shutdown` is cancelled; the task ends
-/// once in-flight requests are answered.
+/// Serves the web BFF with `config` on `listener` until `shutdown` is cancelled; the task
+/// ends once in-flight requests are answered.
 pub async fn start(
     listener: TcpListener,
     config: Config,
@@ -66,12 +67,7 @@ pub async fn start(
 ) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
     let engine = engine(config)?;
     let addr = listener.local_addr()?;
-    let app = tributary_gateway::http::router(Arc::new(engine));
-    let task = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .into_future(),
-    );
+    let task = tributary_gateway::http::serve(listener, Arc::new(engine), shutdown);
     tracing::info!(%addr, "web BFF serving");
     Ok(task)
 }

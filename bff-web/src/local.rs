@@ -7,6 +7,7 @@ use async_graphql::{
     Context, EmptyMutation, EmptySubscription, ID, Json, Object, Schema, SimpleObject,
 };
 use serde::Deserialize;
+use subgraph_kit::error::not_provided;
 use subgraph_kit::input;
 
 use crate::profile::Merchandising;
@@ -145,14 +146,6 @@ pub(crate) struct CategoryNames {
     slug: String,
 }
 
-/// The error for an `@external` field the planner did not pass in the representation.
-fn not_provided(field: &str) -> async_graphql::Error {
-    subgraph_kit::error(
-        subgraph_kit::Code::BadUserInput,
-        format!("`{field}` is owned by the catalog subgraph and was not in the representation"),
-    )
-}
-
 #[Object(name = "Product")]
 impl Product {
     /// The product's id.
@@ -163,24 +156,29 @@ impl Product {
     /// The display name.
     #[graphql(external)]
     async fn name(&self) -> async_graphql::Result<&str> {
-        self.name.as_deref().ok_or_else(|| not_provided("name"))
+        self.name
+            .as_deref()
+            .ok_or_else(|| not_provided("name", "catalog"))
     }
 
     /// The category the product is listed in.
     #[graphql(external)]
     async fn category(&self) -> async_graphql::Result<Category> {
-        Err(not_provided("category"))
+        Err(not_provided("category", "catalog"))
     }
 
     /// Where the product sits in the shop, from the home page down: Home, its category, the
     /// product itself.
     #[graphql(requires = "name category { name slug }")]
     async fn breadcrumbs(&self) -> async_graphql::Result<Vec<Breadcrumb>> {
-        let name = self.name.as_deref().ok_or_else(|| not_provided("name"))?;
+        let name = self
+            .name
+            .as_deref()
+            .ok_or_else(|| not_provided("name", "catalog"))?;
         let category = self
             .category
             .as_ref()
-            .ok_or_else(|| not_provided("category"))?;
+            .ok_or_else(|| not_provided("category", "catalog"))?;
         Ok(vec![
             Breadcrumb {
                 label: "Home".to_owned(),
@@ -213,13 +211,13 @@ impl Category {
     /// The display name.
     #[graphql(external)]
     async fn name(&self) -> async_graphql::Result<&str> {
-        Err(not_provided("name"))
+        Err(not_provided("name", "catalog"))
     }
 
     /// The URL-friendly unique name, used to filter `products`.
     #[graphql(external)]
     async fn slug(&self) -> async_graphql::Result<&str> {
-        Err(not_provided("slug"))
+        Err(not_provided("slug", "catalog"))
     }
 }
 

@@ -2,20 +2,9 @@
 //! with the SPA's typical operations in development, CORS for the SPA's origins, batched POSTs,
 //! cache hints) and the merchandising the web's own fields read.
 
-use std::collections::HashMap;
-
 use tributary_gateway::config::{CacheControlConfig, GraphiqlExample};
-use tributary_gateway::{Config, http::persisted::PersistedConfig};
-
-/// Where a BFF runs, which decides its developer conveniences.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Environment {
-    /// GraphiQL on, automatic persisted queries on, the local SPA origins allowed.
-    #[default]
-    Development,
-    /// GraphiQL off, automatic persisted queries off.
-    Production,
-}
+use tributary_gateway::http::persisted::PersistedConfig;
+use tributary_gateway::{Config, Environment};
 
 /// What the shop puts forward; data the merchandisers own, not the domains.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +35,7 @@ const DEV_ORIGINS: [&str; 4] = [
 
 /// The engine configuration of the web BFF in `env`.
 pub fn profile(env: Environment) -> Config {
-    let development = env == Environment::Development;
+    let development = !env.is_production();
     Config {
         name: "web".to_owned(),
         listen: "127.0.0.1:4000".to_owned(),
@@ -59,7 +48,7 @@ pub fn profile(env: Environment) -> Config {
             manifest: None,
             safelist: false,
             apq: development,
-            apq_capacity: 10_000,
+            apq_cache_bytes: 16 * 1024 * 1024,
         },
         cors_origins: if development {
             DEV_ORIGINS.iter().map(|o| (*o).to_owned()).collect()
@@ -90,15 +79,7 @@ fn cache_hints() -> CacheControlConfig {
         ("Product.quantity", 10),
         ("Product.reviews", 30),
     ];
-    CacheControlConfig {
-        default_max_age: 0,
-        types: to_map(&types),
-        fields: to_map(&fields),
-    }
-}
-
-fn to_map(pairs: &[(&str, u32)]) -> HashMap<String, u32> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()
+    CacheControlConfig::from_hints(&types, &fields)
 }
 
 /// The SPA's typical operations, preloaded as GraphiQL tabs.

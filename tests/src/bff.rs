@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tokio_util::sync::CancellationToken;
-use tributary::{Environment, SUBGRAPHS};
+use tributary::SUBGRAPHS;
+use tributary_gateway::Environment;
 
 use crate::TestStack;
 
@@ -100,10 +101,6 @@ impl TestStack {
                 bff_web::start(listener, config, shutdown.clone()).await
             }
             Bff::Mobile => {
-                let environment = match environment {
-                    Environment::Development => bff_mobile::Environment::Development,
-                    Environment::Production => bff_mobile::Environment::Production,
-                };
                 let mut config = bff_mobile::profile(environment);
                 config.subgraph_urls = subgraph_urls;
                 bff_mobile::start(listener, config, shutdown.clone()).await

@@ -16,7 +16,7 @@ use subgraph_kit::sea_orm::{ConnectionTrait, Database};
 use tributary::{Backend, SUBGRAPHS, Stack, StackConfig};
 
 pub use bff::{Bff, CountedBff};
-pub use tributary::Environment;
+pub use tributary_gateway::Environment;
 
 /// The password of every seeded demo user.
 pub const DEMO_PASSWORD: &str = "tributary-demo";

@@ -27,19 +27,22 @@ pub(crate) async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
     let hash = hash_password(DEMO_PASSWORD.to_owned())
         .await
         .map_err(|e| DbErr::Custom(format!("hashing the demo password: {e}")))?;
-    let models = USERS
-        .iter()
-        .enumerate()
-        .map(|(i, (email, name, username))| user::ActiveModel {
-            id: Set(i as i64 + 1),
+    let mut models = Vec::with_capacity(USERS.len());
+    for (i, (email, name, username)) in USERS.iter().enumerate() {
+        let id = i as i64 + 1;
+        let created_at = Utc
+            .with_ymd_and_hms(2026, 1, 1 + i as u32, 9, 0, 0)
+            .single()
+            .ok_or_else(|| DbErr::Custom(format!("invalid seed date for user {id}")))?;
+        models.push(user::ActiveModel {
+            id: Set(id),
             email: Set((*email).to_owned()),
             name: Set((*name).to_owned()),
             username: Set((*username).to_owned()),
             password_hash: Set(hash.clone()),
-            created_at: Set(Utc
-                .with_ymd_and_hms(2026, 1, 1 + i as u32, 9, 0, 0)
-                .unwrap()),
+            created_at: Set(created_at),
         });
+    }
     user::Entity::insert_many(models).exec(db).await?;
     subgraph_kit::db::sync_sequence(db, "users").await
 }

@@ -34,9 +34,13 @@ pub(crate) mod product {
         pub sku: String,
         pub name: String,
         pub description: String,
+        /// The unit price in the smallest unit of `currency` (cents).
         pub price_cents: i32,
+        /// The ISO 4217 code of the price's currency.
         pub currency: String,
+        /// The shipping weight of one unit, in grams.
         pub weight_grams: i32,
+        /// The category the product is listed in.
         pub category_id: i64,
         /// A seeded sales rank: the higher, the more often the product is bought.
         pub popularity: i32,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    QueryFilter, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    FromQueryResult, QueryFilter, QuerySelect, QueryTrait,
 };
 
 use crate::entity::{category, product};
@@ -127,13 +127,25 @@ impl Loader<CategoryPage> for CategoryProductsLoader {
         keys: &[CategoryPage],
     ) -> Result<HashMap<CategoryPage, PageRows>, Self::Error> {
         // One window query covers every page asked for: number each category's products by id,
-        // keep the positions any page needs (plus one past its end, to know if more follow).
-        let from = keys.iter().map(|k| k.offset).min().unwrap_or(0);
-        let to = keys
-            .iter()
-            .map(|k| k.offset + k.limit + 1)
-            .max()
-            .unwrap_or(0);
+        // keep the positions a page of that category needs (plus one past its end, to know if
+        // more follow). Pages are grouped by their (offset, limit) window, so the rows read are
+        // bounded by the page sizes asked for, however far apart the offsets are.
+        let mut windows: HashMap<(u64, u64), Vec<i64>> = HashMap::new();
+        for key in keys {
+            windows
+                .entry((key.offset, key.limit))
+                .or_default()
+                .push(key.category_id);
+        }
+        let mut wanted = Condition::any();
+        for ((offset, limit), categories) in windows {
+            wanted = wanted.add(
+                Condition::all()
+                    .add(Expr::col("category_id").is_in(categories))
+                    .add(Expr::col("position").gt(offset as i64))
+                    .add(Expr::col("position").lte((offset + limit + 1) as i64)),
+            );
+        }
         let ranked = product::Entity::find()
             .expr_as(
                 Expr::cust("ROW_NUMBER() OVER (PARTITION BY category_id ORDER BY id)"),
@@ -144,8 +156,7 @@ impl Loader<CategoryPage> for CategoryProductsLoader {
         let query = Query::select()
             .expr(Expr::cust("*"))
             .from_subquery(ranked, "ranked")
-            .and_where(Expr::col("position").gt(from as i64))
-            .and_where(Expr::col("position").lte(to as i64))
+            .cond_where(wanted)
             .order_by("category_id", sea_orm::Order::Asc)
             .order_by("position", sea_orm::Order::Asc)
             .to_owned();

@@ -9,9 +9,10 @@ pub(crate) mod stock {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "stock")]
     pub struct Model {
+        /// A catalog product id; a product without a row has no stock kept.
         #[sea_orm(primary_key, auto_increment = false)]
         pub product_id: i64,
-        /// Never negative: a check constraint backs the conditional decrement.
+        /// Units free to reserve. Never negative: a check constraint backs the conditional decrement.
         pub quantity: i32,
     }
 
@@ -29,13 +30,17 @@ pub(crate) mod reservation {
     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
     #[sea_orm(table_name = "reservations")]
     pub struct Model {
+        /// The caller's id for the reservation (orders derives it from the order).
         #[sea_orm(primary_key, auto_increment = false)]
         pub reservation_id: String,
+        /// A catalog product id.
         #[sea_orm(primary_key, auto_increment = false)]
         pub product_id: i64,
+        /// Units taken out of stock for this product, the request's lines merged.
         pub quantity: i32,
-        /// Set once the units went back to stock; the row stays so the id is never reused.
+        /// The reservation's status: false while the units are held; set once the units went back to stock; the row stays so the id is never reused.
         pub released: bool,
+        /// When the reservation was made.
         pub created_at: DateTimeUtc,
     }
 

@@ -15,13 +15,10 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, ExprTrait, QueryFilter,
     TransactionTrait, TryInsertResult,
 };
-use subgraph_kit::auth::require_scope;
+use subgraph_kit::auth::{RESERVE_SCOPE, require_scope};
 use subgraph_kit::{Code, ResultExt, error, input};
 
 use crate::entity::{reservation, stock};
-
-/// The scope a token needs to reserve or release stock.
-pub(crate) const RESERVE_SCOPE: &str = "inventory:reserve";
 
 /// The longest reservation id accepted (the column's width).
 const MAX_RESERVATION_ID: usize = 128;
@@ -86,25 +83,11 @@ fn checked_reservation_id(raw: &str) -> async_graphql::Result<&str> {
 /// Validates the lines and merges those naming the same product, ordered by product id so
 /// concurrent reservations lock stock rows in the same order.
 fn checked_lines(lines: &[StockLineInput]) -> async_graphql::Result<BTreeMap<i64, i32>> {
-    if lines.is_empty() || lines.len() > MAX_LINES {
-        return Err(error(
-            Code::BadUserInput,
-            format!("`lines` must hold 1 to {MAX_LINES} lines"),
-        ));
-    }
-    let mut merged = BTreeMap::new();
-    for line in lines {
-        let product_id = input::id(&line.product_id, "productId")?;
-        let total: &mut i32 = merged.entry(product_id).or_default();
-        *total = total.saturating_add(line.quantity);
-        if line.quantity < 1 || *total > MAX_QUANTITY {
-            return Err(error(
-                Code::BadUserInput,
-                format!("`quantity` must be between 1 and {MAX_QUANTITY} per product"),
-            ));
-        }
-    }
-    Ok(merged)
+    input::merged_lines(
+        lines.iter().map(|line| (&line.product_id, line.quantity)),
+        MAX_LINES,
+        MAX_QUANTITY,
+    )
 }
 
 /// What a reservation attempt found out inside its transaction.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ID, Object};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
-use subgraph_kit::{Code, ResultExt, error, input};
+use subgraph_kit::error::not_provided;
+use subgraph_kit::{ResultExt, input};
 
 use crate::entity::stock;
 
@@ -68,14 +69,6 @@ pub(crate) struct Product {
     weight_grams: Option<i32>,
 }
 
-/// The error for an `@external` field the gateway did not pass in the representation.
-fn not_provided(field: &str) -> async_graphql::Error {
-    error(
-        Code::BadUserInput,
-        format!("`{field}` is owned by the catalog subgraph and was not in the representation"),
-    )
-}
-
 #[Object(name = "Product")]
 impl Product {
     /// The product's id, as the catalog subgraph assigns it.
@@ -86,13 +79,15 @@ impl Product {
     /// The catalog price in cents; inventory only reads it to estimate shipping.
     #[graphql(external)]
     async fn price_cents(&self) -> async_graphql::Result<i32> {
-        self.price_cents.ok_or_else(|| not_provided("priceCents"))
+        self.price_cents
+            .ok_or_else(|| not_provided("priceCents", "catalog"))
     }
 
     /// The shipping weight in grams; inventory only reads it to estimate shipping.
     #[graphql(external)]
     async fn weight_grams(&self) -> async_graphql::Result<i32> {
-        self.weight_grams.ok_or_else(|| not_provided("weightGrams"))
+        self.weight_grams
+            .ok_or_else(|| not_provided("weightGrams", "catalog"))
     }
 
     /// Whether at least one unit can be ordered now.
@@ -109,10 +104,12 @@ impl Product {
     /// one cent per full 10 grams of weight, at most 29.99.
     #[graphql(requires = "priceCents weightGrams")]
     async fn shipping_estimate_cents(&self) -> async_graphql::Result<i32> {
-        let price = self.price_cents.ok_or_else(|| not_provided("priceCents"))?;
+        let price = self
+            .price_cents
+            .ok_or_else(|| not_provided("priceCents", "catalog"))?;
         let weight = self
             .weight_grams
-            .ok_or_else(|| not_provided("weightGrams"))?;
+            .ok_or_else(|| not_provided("weightGrams", "catalog"))?;
         Ok(shipping_estimate_cents(price, weight))
     }
 }

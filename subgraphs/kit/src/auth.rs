@@ -14,9 +14,20 @@ use crate::error::{Code, error};
 /// The issuer written to and required in every token.
 const ISSUER: &str = "tributary";
 
-/// The secret used when none is configured; fine on a laptop, refused by nothing, so set
-/// `TRIBUTARY_JWT_SECRET` anywhere real.
+/// The secret used when none is configured; fine on a laptop, refused in production by
+/// [`check_secret`], so set `TRIBUTARY_JWT_SECRET` anywhere real.
 pub const DEV_SECRET: &str = "tributary-development-secret";
+
+/// The shortest secret accepted in production: 256 bits, as HS256 wants.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// How long a service token lives, whatever the user token lifetime: it is signed right before
+/// the one call it authorizes, so a leaked one is soon worthless.
+pub const SERVICE_TTL: Duration = Duration::from_secs(60);
+
+/// The scope that lets a service reserve and release stock in inventory; defined once so the
+/// subgraph that grants it and the one that checks it cannot drift apart.
+pub const RESERVE_SCOPE: &str = "inventory:reserve";
 
 /// Why a token was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +38,27 @@ pub enum AuthError {
     /// The token's signature, expiry or issuer did not check out.
     #[error("the token is invalid: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
+    /// The signing secret is not fit for production (the public development secret, or too
+    /// short).
+    #[error(
+        "refusing to run in production with {0}: set TRIBUTARY_JWT_SECRET to a random secret of at least {MIN_SECRET_BYTES} bytes"
+    )]
+    WeakSecret(&'static str),
+}
+
+/// Checks a signing secret may be used: in production it must be neither [`DEV_SECRET`] nor
+/// shorter than [`MIN_SECRET_BYTES`]; in development anything goes.
+pub fn check_secret(secret: &str, production: bool) -> Result<(), AuthError> {
+    if !production {
+        return Ok(());
+    }
+    if secret == DEV_SECRET {
+        return Err(AuthError::WeakSecret("the public development secret"));
+    }
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(AuthError::WeakSecret("a secret shorter than 32 bytes"));
+    }
+    Ok(())
 }
 
 /// The claims of a Tributary token.
@@ -84,7 +116,8 @@ struct Keys {
 }
 
 impl Auth {
-    /// An authority signing with `secret`; issued tokens live for `ttl`.
+    /// An authority signing with `secret`; issued user tokens live for `ttl`, service tokens
+    /// for [`SERVICE_TTL`].
     pub fn new(secret: &[u8], ttl: Duration) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
@@ -100,19 +133,25 @@ impl Auth {
         }
     }
 
-    /// How long issued tokens stay valid.
+    /// How long issued user tokens stay valid.
     pub fn ttl(&self) -> Duration {
         self.inner.ttl
     }
 
     /// Signs a user's token: `sub` is the user id, the scope is `user`.
     pub fn issue_user(&self, user_id: i64, username: &str) -> Result<String, AuthError> {
-        self.issue(&user_id.to_string(), &["user"], Some(username))
+        self.issue(
+            &user_id.to_string(),
+            &["user"],
+            Some(username),
+            self.inner.ttl,
+        )
     }
 
-    /// Signs a short token for subgraph `service` calling a peer with the given scopes.
+    /// Signs a token for subgraph `service` calling a peer with the given scopes; it lives
+    /// for [`SERVICE_TTL`].
     pub fn issue_service(&self, service: &str, scopes: &[&str]) -> Result<String, AuthError> {
-        self.issue(&format!("service:{service}"), scopes, None)
+        self.issue(&format!("service:{service}"), scopes, None, SERVICE_TTL)
     }
 
     fn issue(
@@ -120,13 +159,14 @@ impl Auth {
         subject: &str,
         scopes: &[&str],
         username: Option<&str>,
+        ttl: Duration,
     ) -> Result<String, AuthError> {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: subject.to_owned(),
             scope: scopes.join(" "),
             iat: now,
-            exp: now + self.inner.ttl.as_secs() as i64,
+            exp: now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX)),
             iss: ISSUER.to_owned(),
             username: username.map(str::to_owned),
         };
@@ -202,5 +242,41 @@ pub fn require_scope<'a>(ctx: &Context<'a>, scope: &str) -> async_graphql::Resul
             Code::Forbidden,
             format!("this operation needs the `{scope}` scope"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_tokens_expire_within_a_minute_whatever_the_user_ttl() {
+        let auth = Auth::new(b"a-test-secret", Duration::from_secs(24 * 3600));
+        let service = auth
+            .verify(
+                &auth
+                    .issue_service("orders", &[RESERVE_SCOPE])
+                    .expect("signed"),
+            )
+            .expect("valid");
+        assert_eq!(service.exp - service.iat, 60);
+        assert!(service.has_scope(RESERVE_SCOPE));
+        let user = auth
+            .verify(&auth.issue_user(1, "ada").expect("signed"))
+            .expect("valid");
+        assert_eq!(user.exp - user.iat, 24 * 3600);
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret_and_short_ones() {
+        let strong = "0123456789abcdef0123456789abcdef";
+        assert!(check_secret(DEV_SECRET, false).is_ok());
+        assert!(check_secret("short", false).is_ok());
+        assert!(check_secret(strong, true).is_ok());
+        for weak in [DEV_SECRET, "short", &strong[1..]] {
+            let err = check_secret(weak, true).expect_err(weak);
+            assert!(matches!(err, AuthError::WeakSecret(_)), "{err}");
+            assert!(err.to_string().contains("TRIBUTARY_JWT_SECRET"), "{err}");
+        }
     }
 }

@@ -66,6 +66,15 @@ pub fn error(code: Code, message: impl Into<String>) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code.as_str()))
 }
 
+/// The error for an `@external` field the router did not pass in an entity representation:
+/// `BAD_USER_INPUT`, naming the field and the subgraph that owns it.
+pub fn not_provided(field: &str, owner: &str) -> async_graphql::Error {
+    error(
+        Code::BadUserInput,
+        format!("`{field}` is owned by the {owner} subgraph and was not in the representation"),
+    )
+}
+
 /// Turns unexpected failures (database, I/O) into an `INTERNAL_SERVER_ERROR`, logging the cause.
 pub trait ResultExt<T> {
     /// Logs the error with what was being done and hides its details from the client.

@@ -6,13 +6,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Auth, DEV_SECRET};
+use crate::auth::{self, Auth, DEV_SECRET};
 use crate::peer::Peers;
 use crate::{Deps, Subgraph, db, server};
 
@@ -89,9 +89,21 @@ pub async fn start<S: Subgraph>(
     })
 }
 
+/// Where a subgraph runs, which decides what it refuses to start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Environment {
+    /// A laptop or a test: the public development secret is fine.
+    Development,
+    /// Anywhere real: a weak or public signing secret is refused at start-up.
+    Production,
+}
+
 /// Command line of a subgraph run on its own.
 #[derive(Parser)]
 struct Args {
+    /// Where this runs; `production` refuses the development JWT secret and short ones.
+    #[arg(long, env = "TRIBUTARY_ENV", value_enum, default_value_t = Environment::Development)]
+    env: Environment,
     /// Address to listen on (default: 127.0.0.1 and the subgraph's own port).
     #[arg(long, env = "LISTEN")]
     listen: Option<SocketAddr>,
@@ -130,7 +142,7 @@ pub fn parse_peers(args: &[String]) -> anyhow::Result<HashMap<String, String>> {
         .collect()
 }
 
-/// The `main` of a subgraph binary: parse the command line, serve until Ctrl-C.
+/// The `main` of a subgraph binary: parse the command line, serve until Ctrl-C or SIGTERM.
 pub fn main<S: Subgraph>() -> ExitCode {
     init_tracing();
     let args = Args::parse();
@@ -151,6 +163,8 @@ pub fn main<S: Subgraph>() -> ExitCode {
 }
 
 async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
+    auth::check_secret(&args.jwt_secret, args.env == Environment::Production)?;
+    let peers = Peers::try_new(parse_peers(&args.peers)?)?;
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], S::DEFAULT_PORT)));
@@ -167,14 +181,31 @@ async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
             pg_schema: Some(args.pg_schema.unwrap_or_else(|| S::NAME.to_owned())),
             reset: args.reset,
             auth: Auth::new(args.jwt_secret.as_bytes(), Duration::from_secs(24 * 3600)),
-            peers: Peers::new(parse_peers(&args.peers)?),
+            peers,
         },
         shutdown.clone(),
     )
     .await?;
     println!("{} subgraph: {}", S::NAME, running.url());
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     shutdown.cancel();
     running.task.await??;
     Ok(())
+}
+
+/// Resolves on Ctrl-C or, on Unix, on SIGTERM (what container runtimes and systemd send).
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }

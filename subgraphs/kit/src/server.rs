@@ -1,17 +1,31 @@
 //! The HTTP surface of a subgraph: `/graphql` (POST and GET) and `/health`.
+//!
+//! Request bodies are capped at [`MAX_BODY_BYTES`], and a panic in a handler answers one
+//! request with a 500 instead of killing the connection's task silently.
 
-use async_graphql::{Executor, ServerError};
+use std::any::Any;
+
+use async_graphql::http::MultipartOptions;
+use async_graphql::{BatchRequest, Executor, ParseRequestError, ServerError};
+use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::Auth;
 use crate::error::Code;
+
+/// The largest request body a subgraph reads: far above any operation a client or the gateway
+/// sends, small enough that a flood of big bodies cannot exhaust memory.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
 struct AppState<E> {
@@ -29,7 +43,7 @@ pub fn router<E: Executor>(
     db: DatabaseConnection,
 ) -> Router {
     Router::new()
-        .route("/graphql", get(graphql::<E>).post(graphql::<E>))
+        .route("/graphql", get(graphql_get::<E>).post(graphql_post::<E>))
         .route("/health", get(health::<E>))
         .with_state(AppState {
             name,
@@ -37,14 +51,54 @@ pub fn router<E: Executor>(
             auth,
             db,
         })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panic_response))
 }
 
-async fn graphql<E: Executor>(
+async fn graphql_get<E: Executor>(
     State(state): State<AppState<E>>,
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    let caller = match state.auth.caller(&headers) {
+    execute(&state, &headers, request.into_inner()).await
+}
+
+/// Reads the body through axum's `Bytes`, which honours [`DefaultBodyLimit`] (async-graphql's
+/// own extractor streams the body past it), then parses it as async-graphql would.
+async fn graphql_post<E: Executor>(
+    State(state): State<AppState<E>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return GraphQLRejection(ParseRequestError::PayloadTooLarge).into_response();
+        }
+        Err(rejection) => return rejection.into_response(),
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let request = async_graphql::http::receive_batch_body(
+        content_type,
+        &body[..],
+        MultipartOptions::default(),
+    )
+    .await
+    .and_then(BatchRequest::into_single);
+    match request {
+        Ok(request) => execute(&state, &headers, request).await,
+        Err(err) => GraphQLRejection(err).into_response(),
+    }
+}
+
+async fn execute<E: Executor>(
+    state: &AppState<E>,
+    headers: &HeaderMap,
+    request: async_graphql::Request,
+) -> Response {
+    let caller = match state.auth.caller(headers) {
         Ok(caller) => caller,
         Err(err) => {
             let mut error = ServerError::new(err.to_string(), None);
@@ -55,8 +109,27 @@ async fn graphql<E: Executor>(
             return GraphQLResponse::from(response).into_response();
         }
     };
-    let request = request.into_inner().data(caller);
+    let request = request.data(caller);
     GraphQLResponse::from(state.executor.execute(request).await).into_response()
+}
+
+/// A 500 with a GraphQL error for a request whose handler panicked; the panic's text goes to
+/// the log only.
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a non-text panic");
+    tracing::error!(panic = detail, "a request handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Json(json!({ "errors": [{
+            "message": "internal error",
+            "extensions": { "code": Code::Internal.as_str() },
+        }] })),
+    )
+        .into_response()
 }
 
 async fn health<E: Executor>(State(state): State<AppState<E>>) -> Response {

@@ -79,24 +79,11 @@ pub(crate) fn canonical_lines(lines: &BTreeMap<i64, i32>) -> String {
 }
 
 fn checked_request(lines: &[CheckoutLineInput], key: &str) -> async_graphql::Result<Request> {
-    if lines.is_empty() || lines.len() > MAX_LINES {
-        return Err(error(
-            Code::BadUserInput,
-            format!("`lines` must hold 1 to {MAX_LINES} lines"),
-        ));
-    }
-    let mut merged = BTreeMap::new();
-    for line in lines {
-        let product_id = input::id(&line.product_id, "productId")?;
-        let total: &mut i32 = merged.entry(product_id).or_default();
-        *total = total.saturating_add(line.quantity);
-        if line.quantity < 1 || *total > MAX_QUANTITY {
-            return Err(error(
-                Code::BadUserInput,
-                format!("`quantity` must be between 1 and {MAX_QUANTITY} per product"),
-            ));
-        }
-    }
+    let merged = input::merged_lines(
+        lines.iter().map(|line| (&line.product_id, line.quantity)),
+        MAX_LINES,
+        MAX_QUANTITY,
+    )?;
     let key_len = key.chars().count();
     if !(MIN_KEY..=MAX_KEY).contains(&key_len) || !key.chars().all(|c| c.is_ascii_graphic()) {
         return Err(error(

@@ -19,14 +19,20 @@ pub(crate) mod order {
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
+        /// The accounts user id of the customer who checked out.
         pub customer_id: i64,
+        /// The client's key for this checkout; a retry with it finds this order.
         pub idempotency_key: String,
         /// The merged request lines in canonical form (`3x2,5x1`), to tell a retry of this
         /// checkout from a reuse of its key for other lines.
         pub request_lines: String,
+        /// One of [`PENDING`], [`PLACED`] or [`CANCELLED`].
         pub status: String,
+        /// The sum of the lines' `quantity × unit_price_cents`, in cents of `currency`.
         pub total_cents: i32,
+        /// The ISO 4217 code the catalog quoted every line's price in.
         pub currency: String,
+        /// When the order was first inserted (as `PENDING`).
         pub created_at: DateTimeUtc,
         /// While `PENDING`: until when (Unix milliseconds) the checkout that holds the order
         /// may finish it undisturbed; once past, the next retry takes it over. Unused after.
@@ -49,9 +55,13 @@ pub(crate) mod order_line {
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
+        /// The order the line belongs to.
         pub order_id: i64,
+        /// A catalog product id.
         pub product_id: i64,
+        /// Units bought, the request's lines for this product merged.
         pub quantity: i32,
+        /// The catalog's price per unit at checkout, in cents of the order's `currency`.
         pub unit_price_cents: i32,
     }
 

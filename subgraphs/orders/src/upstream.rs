@@ -6,11 +6,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value, json};
+use subgraph_kit::auth::RESERVE_SCOPE;
 use subgraph_kit::peer::PeerError;
 use subgraph_kit::{Auth, Code, Peers, ResultExt, error};
-
-/// The scope inventory requires for reservations.
-const RESERVE_SCOPE: &str = "inventory:reserve";
 
 const PRICES: &str = "query OrdersProductPrices($representations: [_Any!]!) { \
     _entities(representations: $representations) { ... on Product { id priceCents currency } } }";

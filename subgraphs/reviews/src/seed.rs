@@ -77,9 +77,12 @@ const REVIEWS: &[(i64, i64, i32, &str)] = &[
 ];
 
 /// When seeded review number `index` (0-based) was written.
-fn written_at(index: usize) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 2, 1, 9, 30, 0).unwrap()
-        + Duration::hours(24 * index as i64 + (index % 7) as i64)
+fn written_at(index: usize) -> Result<DateTime<Utc>, DbErr> {
+    let first = Utc
+        .with_ymd_and_hms(2026, 2, 1, 9, 30, 0)
+        .single()
+        .ok_or_else(|| DbErr::Custom("invalid first seed review date".to_owned()))?;
+    Ok(first + Duration::hours(24 * index as i64 + (index % 7) as i64))
 }
 
 /// Inserts the demo reviews when the table is empty.
@@ -87,20 +90,22 @@ pub(crate) async fn seed(db: &DatabaseConnection) -> Result<(), DbErr> {
     if review::Entity::find().count(db).await? > 0 {
         return Ok(());
     }
-    let models = REVIEWS
-        .iter()
-        .enumerate()
-        .map(
-            |(i, (product_id, author_id, rating, body))| review::ActiveModel {
-                id: Set(i as i64 + 1),
-                product_id: Set(*product_id),
-                author_id: Set(*author_id),
-                author_username: Set(USERNAMES[*author_id as usize - 1].to_owned()),
-                rating: Set(*rating),
-                body: Set((*body).to_owned()),
-                created_at: Set(written_at(i)),
-            },
-        );
+    let mut models = Vec::with_capacity(REVIEWS.len());
+    for (i, (product_id, author_id, rating, body)) in REVIEWS.iter().enumerate() {
+        let username = usize::try_from(*author_id - 1)
+            .ok()
+            .and_then(|index| USERNAMES.get(index))
+            .ok_or_else(|| DbErr::Custom(format!("seed review {i} has an unknown author")))?;
+        models.push(review::ActiveModel {
+            id: Set(i as i64 + 1),
+            product_id: Set(*product_id),
+            author_id: Set(*author_id),
+            author_username: Set((*username).to_owned()),
+            rating: Set(*rating),
+            body: Set((*body).to_owned()),
+            created_at: Set(written_at(i)?),
+        });
+    }
     review::Entity::insert_many(models).exec(db).await?;
     subgraph_kit::db::sync_sequence(db, "reviews").await
 }

@@ -161,7 +161,11 @@ async fn users_page_through_with_cursors() {
             json!({ "nodes": [{ "username": "barbara" }, { "username": "ken" }],
                     "pageInfo": { "hasNextPage": false, "endCursor": "c6" } })
         );
-        for bad in [json!({ "after": "garbage" })] {
+        for bad in [
+            json!({ "after": "garbage" }),
+            json!({ "after": "c2147483648" }),
+            json!({ "after": "c9223372036854775808" }),
+        ] {
             let response = stack.gql("accounts", page, bad).await;
             assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
         }
@@ -207,6 +211,62 @@ async fn health_reports_the_database() {
             .await
             .expect("json");
         assert_eq!(body, json!({ "status": "ok", "subgraph": "accounts" }));
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_cursor_past_what_a_database_binds_is_bad_input_and_the_subgraph_keeps_serving() {
+    each_backend(|stack| async move {
+        let page = r#"{ users(after: "c9223372036854775808") { nodes { id } } }"#;
+        let response = stack.gql("accounts", page, json!({})).await;
+        assert_eq!(error_code(&response), "BAD_USER_INPUT", "{response}");
+        assert_eq!(
+            response["errors"][0]["message"],
+            json!("`after` is not a valid cursor")
+        );
+        let after = stack
+            .gql(
+                "accounts",
+                "{ users(first: 1) { nodes { id } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            after,
+            json!({ "data": { "users": { "nodes": [{ "id": "1" }] } } })
+        );
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_request_body_over_one_mebibyte_is_refused_unread() {
+    each_backend(|stack| async move {
+        let padding = " ".repeat(1024 * 1024);
+        let body = format!(r#"{{"query": "{{ users(first: 1) {{ nodes {{ id }} }} }}{padding}"}}"#);
+        let response = stack
+            .http()
+            .post(stack.url("accounts"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 413);
+        let small = stack
+            .gql(
+                "accounts",
+                "{ users(first: 1) { nodes { id } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            small,
+            json!({ "data": { "users": { "nodes": [{ "id": "1" }] } } })
+        );
         stack
     })
     .await;

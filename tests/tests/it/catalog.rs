@@ -272,3 +272,54 @@ async fn bad_paging_and_search_input_is_refused() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn one_batch_of_category_pages_far_apart_answers_each_page() {
+    each_backend(|stack| async move {
+        // Every category asks for three pages in one batch; the far one lies past the listing.
+        let response = stack
+            .gql(
+                "catalog",
+                r#"{ categories {
+                    head: products(first: 2) { nodes { id } pageInfo { hasNextPage } }
+                    middle: products(first: 3, after: "c2") { nodes { id } pageInfo { hasNextPage } }
+                    far: products(first: 2, after: "c2000000000") { nodes { id } pageInfo { hasNextPage } }
+                } }"#,
+                json!({}),
+            )
+            .await;
+        let page = |ids: &[i64], more: bool| {
+            let nodes: Vec<_> = ids.iter().map(|id| json!({ "id": id.to_string() })).collect();
+            json!({ "nodes": nodes, "pageInfo": { "hasNextPage": more } })
+        };
+        let categories: Vec<_> = (0..6)
+            .map(|c| {
+                let first = c * 6 + 1;
+                json!({
+                    "head": page(&[first, first + 1], true),
+                    "middle": page(&[first + 2, first + 3, first + 4], true),
+                    "far": page(&[], false),
+                })
+            })
+            .collect();
+        assert_eq!(response, json!({ "data": { "categories": categories } }));
+        let edge = stack
+            .gql(
+                "catalog",
+                r#"{ products(after: "c2147483647") { nodes { id } } }"#,
+                json!({}),
+            )
+            .await;
+        assert_eq!(edge, json!({ "data": { "products": { "nodes": [] } } }));
+        let past = stack
+            .gql(
+                "catalog",
+                r#"{ categories { products(after: "c2147483648") { nodes { id } } } }"#,
+                json!({}),
+            )
+            .await;
+        assert_eq!(error_code(&past), "BAD_USER_INPUT", "{past}");
+        stack
+    })
+    .await;
+}

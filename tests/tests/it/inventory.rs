@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use subgraph_kit::Auth;
+use subgraph_kit::auth::RESERVE_SCOPE;
 use tributary_tests::{TEST_SECRET, TestStack, each_backend, error_code};
 
 const RESERVE: &str = "mutation($id: String!, $lines: [StockLineInput!]!) { reserveStock(reservationId: $id, lines: $lines) }";
@@ -20,7 +21,7 @@ fn service_token(scopes: &[&str]) -> String {
 }
 
 fn reserver() -> String {
-    service_token(&["inventory:reserve"])
+    service_token(&[RESERVE_SCOPE])
 }
 
 fn lines(pairs: &[(i64, i64)]) -> Value {
