@@ -27,6 +27,8 @@ pub struct Config {
     pub subgraph_timeout_ms: u64,
     /// Talk to subgraphs with HTTP/2 without TLS (h2c) instead of HTTP/1.1.
     pub subgraph_h2c: bool,
+    /// Share identical query requests to a subgraph that are in flight at the same time.
+    pub dedupe_subgraph_queries: bool,
     /// Largest subgraph response body accepted, in bytes.
     pub max_subgraph_response_bytes: usize,
     /// Client request headers copied onto every subgraph request (lower-case names).
@@ -129,6 +131,7 @@ impl Default for Config {
             plan_cache_size: 1_000,
             subgraph_timeout_ms: 30_000,
             subgraph_h2c: false,
+            dedupe_subgraph_queries: true,
             max_subgraph_response_bytes: 64 * 1024 * 1024,
             forward_headers: vec!["authorization".to_owned(), "x-request-id".to_owned()],
             max_body_bytes: 2 * 1024 * 1024,

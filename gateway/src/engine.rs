@@ -14,7 +14,7 @@ use crate::http::persisted::{Manifest, Persisted};
 use crate::prepare::planner::AstValue;
 use crate::prepare::{OperationType, PrepareError, Preparer, variables};
 use crate::supergraph::{Supergraph, SupergraphError};
-use crate::transport::{HttpTransport, Transport};
+use crate::transport::{HttpTransport, SingleFlight, Transport};
 
 /// A GraphQL request as received: the four members of GraphQL-over-HTTP.
 #[derive(Debug, Default, Clone, serde::Deserialize)]
@@ -403,6 +403,11 @@ fn build_version(
                     source,
                 })?,
             ),
+        };
+        let transport: Arc<dyn Transport> = if config.dedupe_subgraph_queries {
+            Arc::new(SingleFlight::new(transport))
+        } else {
+            transport
         };
         subgraphs.insert(name.clone(), transport);
     }

@@ -91,6 +91,7 @@ impl<'a> Execution<'a> {
         let request = SubgraphRequest {
             body,
             headers: self.headers.clone(),
+            shareable: self.shareable,
         };
         let response = match transport.send(request).await {
             Ok(response) => response,

@@ -39,6 +39,8 @@ pub(crate) struct Execution<'a> {
     errors: Mutex<Vec<GraphqlError>>,
     fetches: AtomicUsize,
     cache: Mutex<CacheHint>,
+    /// Whether fetches may share identical requests in flight (queries only).
+    shareable: bool,
 }
 
 /// The caching the subgraphs allowed for their answers, combined strictest-wins.
@@ -99,6 +101,7 @@ pub async fn execute(
         errors: Mutex::new(Vec::new()),
         fetches: AtomicUsize::new(0),
         cache: Mutex::new(CacheHint::default()),
+        shareable: prepared.operation_type == crate::prepare::OperationType::Query,
     };
     execution.run_plan(&prepared.plan).await;
     Outcome {

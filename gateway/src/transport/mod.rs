@@ -3,6 +3,7 @@
 
 mod http;
 mod in_process;
+mod single_flight;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,6 +13,7 @@ use bytes::Bytes;
 
 pub use http::HttpTransport;
 pub use in_process::InProcessTransport;
+pub use single_flight::SingleFlight;
 
 /// A boxed future, the return type of [`Transport::send`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -23,9 +25,12 @@ pub struct SubgraphRequest {
     pub body: Bytes,
     /// Headers forwarded from the client request.
     pub headers: Arc<Vec<(axum::http::HeaderName, axum::http::HeaderValue)>>,
+    /// A read that may share an identical request already in flight (never a mutation).
+    pub shareable: bool,
 }
 
 /// A subgraph's answer: status and raw body, parsed once by the executor.
+#[derive(Clone)]
 pub struct SubgraphResponse {
     /// HTTP status (200 for in-process calls).
     pub status: u16,
@@ -62,4 +67,18 @@ pub trait Transport: Send + Sync {
         &self,
         request: SubgraphRequest,
     ) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>>;
+}
+
+impl Clone for TransportError {
+    /// A shared failure reaches every request that waited on it; the client-building error,
+    /// which holds a non-clonable cause, is carried as its message.
+    fn clone(&self) -> Self {
+        match self {
+            TransportError::Timeout => TransportError::Timeout,
+            TransportError::Unreachable(reason) => TransportError::Unreachable(reason.clone()),
+            TransportError::Client(err) => TransportError::Unreachable(err.to_string()),
+            TransportError::TooLarge => TransportError::TooLarge,
+            TransportError::InProcess(reason) => TransportError::InProcess(reason.clone()),
+        }
+    }
 }

@@ -402,6 +402,35 @@ async fn mutations_run_one_after_the_other_in_document_order() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_queries_in_flight_share_one_subgraph_request_and_mutations_never_do() {
+    let stack = Stack::start().await;
+    // A slow authors subgraph keeps the first request in flight while the others arrive.
+    stack.fault("authors", Fault::Slow(Duration::from_millis(400)));
+    let query = r#"{ author(id: "a1") { name } }"#;
+    let answers = futures::future::join_all((0..8).map(|_| stack.query(query, json!({})))).await;
+    for answer in &answers {
+        assert_eq!(
+            answer,
+            &json!({ "data": { "author": { "name": "Ursula K. Le Guin" } } })
+        );
+    }
+    assert_eq!(stack.requests(), requests(1, 0, 0, 0));
+
+    // Eight identical mutations are eight writes.
+    let adds = futures::future::join_all(
+        (0..8).map(|_| stack.query("mutation { add(amount: 1) }", json!({}))),
+    )
+    .await;
+    let mut totals: Vec<i64> = adds
+        .iter()
+        .map(|a| a["data"]["add"].as_i64().unwrap_or_default())
+        .collect();
+    totals.sort_unstable();
+    assert_eq!(totals, (1..=8).collect::<Vec<i64>>());
+    assert_eq!(stack.requests(), requests(9, 0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_and_include_follow_variables_and_their_defaults() {
     let stack = Stack::start().await;
     let query = "query ($withBooks: Boolean = false, $noBorn: Boolean!) {
