@@ -1,23 +1,53 @@
 //! Sharing identical in-flight subgraph requests: when a query's fetch is already on its way
 //! to a subgraph with the same body and forwarded headers, later callers wait for that answer
 //! instead of sending the request again. Only reads are shared; the executor marks them.
+//!
+//! A shared request runs on a task of its own, so it makes progress whether or not any caller
+//! is polling it, and it leaves the registry the moment it ends. Each caller holds a waiter;
+//! when the last waiter of a flight is dropped (every client gave up), the flight is aborted
+//! and unregistered at once: its connection is released and no later request can inherit it
+//! with an expired timer.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use futures::FutureExt;
 use futures::future::Shared;
+use tokio::task::AbortHandle;
 
 use super::{BoxFuture, SubgraphRequest, SubgraphResponse, Transport, TransportError};
 
-type Flight = Shared<BoxFuture<'static, Result<SubgraphResponse, TransportError>>>;
+type Outcome = Result<SubgraphResponse, TransportError>;
+type Answer = Shared<BoxFuture<'static, Outcome>>;
+
+/// How many distinct requests may be shared at once; beyond that a request is sent unshared,
+/// so a burst of distinct queries never grows the registry without bound.
+const MAX_FLIGHTS: usize = 4096;
 
 /// A transport that shares identical in-flight read requests to the one it wraps.
 pub struct SingleFlight {
     inner: Arc<dyn Transport>,
-    /// A std mutex, not a tokio one: it is held only to look up or insert a flight, never
-    /// across an await.
-    flights: Arc<Mutex<HashMap<u64, Flight>>>,
+    registry: Arc<Registry>,
+}
+
+/// The flights in the air, by request identity.
+#[derive(Default)]
+struct Registry {
+    /// A std mutex, not a tokio one: it is held only to look up, insert or remove a flight,
+    /// never across an await.
+    flights: Mutex<HashMap<u64, Flight>>,
+    /// Numbers flights, so that an ending flight never removes a newer one with the same key.
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+struct Flight {
+    id: u64,
+    waiters: usize,
+    answer: Answer,
+    abort: AbortHandle,
 }
 
 impl SingleFlight {
@@ -25,7 +55,39 @@ impl SingleFlight {
     pub fn new(inner: Arc<dyn Transport>) -> SingleFlight {
         SingleFlight {
             inner,
-            flights: Arc::default(),
+            registry: Arc::default(),
+        }
+    }
+
+    /// How many shared requests are in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.registry.lock().len()
+    }
+}
+
+impl Registry {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Flight>> {
+        self.flights.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Removes flight `id` under `key` if it is still the registered one.
+    fn remove(&self, key: u64, id: u64) {
+        let mut flights = self.lock();
+        if flights.get(&key).is_some_and(|flight| flight.id == id) {
+            flights.remove(&key);
+        }
+    }
+
+    /// One waiter of flight `id` is gone; the last one aborts and unregisters the flight.
+    fn leave(&self, key: u64, id: u64) {
+        let mut flights = self.lock();
+        let Some(flight) = flights.get_mut(&key).filter(|flight| flight.id == id) else {
+            return;
+        };
+        flight.waiters -= 1;
+        if flight.waiters == 0 {
+            flight.abort.abort();
+            flights.remove(&key);
         }
     }
 }
@@ -48,38 +110,91 @@ fn key(request: &SubgraphRequest) -> u64 {
 }
 
 impl Transport for SingleFlight {
-    fn send(
-        &self,
-        request: SubgraphRequest,
-    ) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>> {
+    fn send(&self, request: SubgraphRequest) -> BoxFuture<'_, Outcome> {
         if !request.shareable {
             return self.inner.send(request);
         }
         let key = key(&request);
-        let flight = {
-            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
-            match flights.get(&key) {
-                Some(flight) => flight.clone(),
-                None => {
-                    let inner = self.inner.clone();
-                    let registry = self.flights.clone();
-                    // Whoever drives the flight to its end takes it off the registry, so a
-                    // finished answer is never handed to a later request.
-                    let flight = async move {
-                        let result = inner.send(request).await;
-                        registry
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .remove(&key);
-                        result
-                    }
-                    .boxed()
-                    .shared();
-                    flights.insert(key, flight.clone());
-                    flight
-                }
+        let mut flights = self.registry.lock();
+        if let Some(flight) = flights.get_mut(&key) {
+            flight.waiters += 1;
+            let waiter = Waiter::new(&self.registry, key, flight.id, flight.answer.clone());
+            return Box::pin(waiter);
+        }
+        if flights.len() >= MAX_FLIGHTS {
+            drop(flights);
+            return self.inner.send(request);
+        }
+        let id = self
+            .registry
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let inner = self.inner.clone();
+        let registry = self.registry.clone();
+        // The task takes its flight off the registry before its answer is published, so a
+        // finished answer is never handed to a later request.
+        let task = tokio::spawn(async move {
+            let outcome = inner.send(request).await;
+            registry.remove(key, id);
+            outcome
+        });
+        let abort = task.abort_handle();
+        let answer: Answer = async move {
+            match task.await {
+                Ok(outcome) => outcome,
+                // Aborted only once no waiter is left to see this; a panic in the transport
+                // reaches the waiters as a failure to reach the subgraph.
+                Err(err) => Err(TransportError::Unreachable(format!(
+                    "the shared request ended early: {err}"
+                ))),
             }
-        };
-        Box::pin(flight)
+        }
+        .boxed()
+        .shared();
+        flights.insert(
+            key,
+            Flight {
+                id,
+                waiters: 1,
+                answer: answer.clone(),
+                abort,
+            },
+        );
+        drop(flights);
+        Box::pin(Waiter::new(&self.registry, key, id, answer))
+    }
+}
+
+/// One caller's share of a flight; dropping it before the answer arrives leaves the flight.
+struct Waiter {
+    registry: Arc<Registry>,
+    key: u64,
+    id: u64,
+    answer: Answer,
+}
+
+impl Waiter {
+    fn new(registry: &Arc<Registry>, key: u64, id: u64, answer: Answer) -> Waiter {
+        Waiter {
+            registry: registry.clone(),
+            key,
+            id,
+            answer,
+        }
+    }
+}
+
+impl Future for Waiter {
+    type Output = Outcome;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Outcome> {
+        self.answer.poll_unpin(cx)
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        // After the answer the flight is already unregistered, and this does nothing.
+        self.registry.leave(self.key, self.id);
     }
 }

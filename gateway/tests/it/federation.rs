@@ -431,6 +431,60 @@ async fn identical_queries_in_flight_share_one_subgraph_request_and_mutations_ne
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_fetch_every_client_abandoned_is_cancelled_and_never_inherited() {
+    let config = tributary_gateway::Config {
+        subgraph_timeout_ms: 1_000,
+        ..support::config()
+    };
+    let stack = Stack::start_with(config, ALL).await;
+    // The authors subgraph stalls; twelve clients give up on the same query after 200 ms.
+    stack.fault("authors", Fault::Slow(Duration::from_secs(60)));
+    let query = json!({ "query": r#"{ author(id: "a1") { name } }"# });
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let abandoned = futures::future::join_all((0..12).map(|_| {
+        impatient
+            .post(stack.endpoint())
+            .header("accept", "application/graphql-response+json")
+            .json(&query)
+            .send()
+    }))
+    .await;
+    assert!(
+        abandoned
+            .iter()
+            .all(|r| r.as_ref().is_err_and(|e| e.is_timeout()))
+    );
+    assert_eq!(stack.requests(), requests(1, 0, 0, 0));
+
+    // With its last waiter gone the shared fetch is cancelled: its connection closes.
+    let released = Instant::now();
+    while stack.in_progress("authors") > 0 {
+        assert!(
+            released.elapsed() < Duration::from_secs(2),
+            "the fetch still holds its connection"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The subgraph recovers; the abandoned fetch's timer would have run out by now.
+    stack.fault("authors", Fault::None);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let answers = futures::future::join_all((0..12).map(|_| stack.post(&query))).await;
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::OK);
+        assert_eq!(
+            answer,
+            &json!({ "data": { "author": { "name": "Ursula K. Le Guin" } } })
+        );
+    }
+    let fresh = stack.requests()["authors"].as_u64().unwrap();
+    assert!((2..=13).contains(&fresh), "{fresh}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_and_include_follow_variables_and_their_defaults() {
     let stack = Stack::start().await;
     let query = "query ($withBooks: Boolean = false, $noBorn: Boolean!) {

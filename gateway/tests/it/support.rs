@@ -140,6 +140,11 @@ impl Stack {
         }
     }
 
+    /// How many requests subgraph `name` is answering now.
+    pub(crate) fn in_progress(&self, name: &str) -> usize {
+        self.served(name).recorder.in_progress()
+    }
+
     /// Makes subgraph `name` answer every later request with `fault`.
     pub(crate) fn fault(&self, name: &str, fault: Fault) {
         self.served(name).recorder.set_fault(fault);

@@ -8,7 +8,7 @@ pub(crate) mod data;
 pub(crate) mod search;
 pub(crate) mod shipping;
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +53,25 @@ pub(crate) enum Fault {
 pub(crate) struct Recorder {
     requests: Mutex<Vec<Value>>,
     fault: Mutex<Fault>,
+    /// Requests being answered now; a request whose connection the caller closed is dropped
+    /// mid-answer and leaves this count.
+    in_progress: AtomicUsize,
+}
+
+/// Counts one request as in progress for as long as it lives.
+struct InProgress(Arc<Recorder>);
+
+impl InProgress {
+    fn enter(recorder: &Arc<Recorder>) -> InProgress {
+        recorder.in_progress.fetch_add(1, Ordering::SeqCst);
+        InProgress(recorder.clone())
+    }
+}
+
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        self.0.in_progress.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Recorder {
@@ -60,6 +79,7 @@ impl Recorder {
         Arc::new(Recorder {
             requests: Mutex::new(Vec::new()),
             fault: Mutex::new(Fault::None),
+            in_progress: AtomicUsize::new(0),
         })
     }
 
@@ -71,6 +91,11 @@ impl Recorder {
     /// Forgets the requests received so far.
     pub(crate) fn clear(&self) {
         self.requests.lock().unwrap().clear();
+    }
+
+    /// How many requests are being answered now.
+    pub(crate) fn in_progress(&self) -> usize {
+        self.in_progress.load(Ordering::SeqCst)
     }
 
     /// Makes every later request answer with `fault`.
@@ -117,6 +142,7 @@ where
 }
 
 async fn answer(executor: impl Executor, recorder: Arc<Recorder>, body: Bytes) -> Response {
+    let _in_progress = InProgress::enter(&recorder);
     recorder
         .requests
         .lock()
