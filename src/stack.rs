@@ -216,7 +216,7 @@ impl Stack {
         let listener = bind("web", config.host, config.web_port).await?;
         let addr = listener.local_addr()?;
         let mut web = bff_web::profile(config.environment);
-        web.subgraph_urls = subgraph_urls.clone();
+        web.subgraphs.urls = subgraph_urls.clone();
         let task = bff_web::start(listener, web, self.shutdown.clone()).await?;
         self.fronts.push(Front {
             name: "web",
@@ -227,7 +227,7 @@ impl Stack {
         let listener = bind("mobile", config.host, config.mobile_port).await?;
         let addr = listener.local_addr()?;
         let mut mobile = bff_mobile::profile(config.environment);
-        mobile.subgraph_urls = subgraph_urls;
+        mobile.subgraphs.urls = subgraph_urls;
         let task = bff_mobile::start(listener, mobile, self.shutdown.clone()).await?;
         self.fronts.push(Front {
             name: "mobile",
@@ -249,8 +249,11 @@ impl Stack {
         let supergraph = Supergraph::from_sdl(&sdl).context("loading the supergraph")?;
         let development = !config.environment.is_production();
         let router = GatewayConfig {
-            graphiql: development,
-            persisted: tributary_gateway::http::persisted::PersistedConfig {
+            graphiql: tributary_gateway::config::GraphiqlConfig {
+                enabled: development,
+                ..Default::default()
+            },
+            persisted: tributary_gateway::config::PersistedConfig {
                 apq: development,
                 ..Default::default()
             },

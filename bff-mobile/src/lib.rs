@@ -28,7 +28,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tributary_gateway::http::persisted::Manifest;
+use tributary_gateway::Manifest;
 use tributary_gateway::transport::{InProcessTransport, Transport};
 use tributary_gateway::{Config, Engine, Supergraph};
 

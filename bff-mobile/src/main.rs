@@ -49,8 +49,7 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = bff_mobile::profile(args.env);
-    config.subgraph_urls = subgraph_kit::parse_peers(&args.subgraphs)?;
-    config.listen = args.listen.to_string();
+    config.subgraphs.urls = subgraph_kit::parse_peers(&args.subgraphs)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

@@ -3,9 +3,10 @@
 //! the app's operations in development, the safelist in production) and the merchandising the
 //! app's own fields read.
 
-use tributary_gateway::config::{CacheControlConfig, GraphiqlExample};
-use tributary_gateway::http::persisted::{Manifest, PersistedConfig};
-use tributary_gateway::{Config, Environment};
+use tributary_gateway::config::{
+    CacheConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig, ServerConfig,
+};
+use tributary_gateway::{Config, Environment, Manifest};
 
 /// What the app puts forward; data the merchandisers own, not the domains.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,29 +33,34 @@ pub const MAX_PAGE_SIZE: i64 = 20;
 pub fn profile(env: Environment) -> Config {
     let development = !env.is_production();
     Config {
-        name: "mobile".to_owned(),
-        listen: "127.0.0.1:4001".to_owned(),
-        // The supergraph and the manifest are embedded in the binary.
-        watch_supergraph: false,
-        graphiql: development,
-        graphiql_title: "Tributary mobile".to_owned(),
-        graphiql_examples: crate::manifest().map(|m| examples(&m)).unwrap_or_default(),
+        server: ServerConfig {
+            name: "mobile".to_owned(),
+            // Apps do not batch; one screen, one persisted operation.
+            max_batch: 0,
+            ..ServerConfig::default()
+        },
+        graphiql: GraphiqlConfig {
+            enabled: development,
+            title: "Tributary mobile".to_owned(),
+            examples: crate::manifest().map(|m| examples(&m)).unwrap_or_default(),
+        },
         persisted: PersistedConfig {
             manifest: None,
             safelist: !development,
             apq: development,
             apq_cache_bytes: 16 * 1024 * 1024,
         },
-        // Apps do not batch; one screen, one persisted operation.
-        max_batch: 0,
-        max_page_size: Some(MAX_PAGE_SIZE),
-        cache_control: cache_hints(),
+        limits: Limits {
+            max_page_size: Some(MAX_PAGE_SIZE),
+            ..Limits::default()
+        },
+        cache: cache_hints(),
         ..Config::default()
     }
 }
 
 /// Max-age hints: catalog data for a minute, stock for thirty seconds, anything personal never.
-fn cache_hints() -> CacheControlConfig {
+fn cache_hints() -> CacheConfig {
     let types = [
         ("HomeFeedPage", 60),
         ("Product", 60),
@@ -70,7 +76,7 @@ fn cache_hints() -> CacheControlConfig {
         ("Product.quantity", 30),
         ("Product.reviews", 60),
     ];
-    CacheControlConfig::from_hints(&types, &fields)
+    CacheConfig::from_hints(&types, &fields)
 }
 
 /// Variables that make each of the app's operations runnable from GraphiQL.

@@ -53,11 +53,10 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = bff_web::profile(args.env);
-    config.subgraph_urls = subgraph_kit::parse_peers(&args.subgraphs)?;
+    config.subgraphs.urls = subgraph_kit::parse_peers(&args.subgraphs)?;
     if !args.cors_origins.is_empty() {
-        config.cors_origins = args.cors_origins;
+        config.cors.origins = args.cors_origins;
     }
-    config.listen = args.listen.to_string();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;

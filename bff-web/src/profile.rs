@@ -2,8 +2,9 @@
 //! with the SPA's typical operations in development, CORS for the SPA's origins, batched POSTs,
 //! cache hints) and the merchandising the web's own fields read.
 
-use tributary_gateway::config::{CacheControlConfig, GraphiqlExample};
-use tributary_gateway::http::persisted::PersistedConfig;
+use tributary_gateway::config::{
+    CacheConfig, CorsConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig, ServerConfig,
+};
 use tributary_gateway::{Config, Environment};
 
 /// What the shop puts forward; data the merchandisers own, not the domains.
@@ -37,33 +38,38 @@ const DEV_ORIGINS: [&str; 4] = [
 pub fn profile(env: Environment) -> Config {
     let development = !env.is_production();
     Config {
-        name: "web".to_owned(),
-        listen: "127.0.0.1:4000".to_owned(),
-        // The supergraph is embedded in the binary; a new one ships with a new build.
-        watch_supergraph: false,
-        graphiql: development,
-        graphiql_title: "Tributary web".to_owned(),
-        graphiql_examples: examples(),
+        server: ServerConfig {
+            name: "web".to_owned(),
+            // The SPA batches the queries of one screen into one POST.
+            max_batch: 16,
+            ..ServerConfig::default()
+        },
+        graphiql: GraphiqlConfig {
+            enabled: development,
+            title: "Tributary web".to_owned(),
+            examples: examples(),
+        },
         persisted: PersistedConfig {
             manifest: None,
             safelist: false,
             apq: development,
             apq_cache_bytes: 16 * 1024 * 1024,
         },
-        cors_origins: if development {
-            DEV_ORIGINS.iter().map(|o| (*o).to_owned()).collect()
-        } else {
-            Vec::new()
+        cors: CorsConfig {
+            origins: if development {
+                DEV_ORIGINS.iter().map(|o| (*o).to_owned()).collect()
+            } else {
+                Vec::new()
+            },
         },
-        // The SPA batches the queries of one screen into one POST.
-        max_batch: 16,
-        cache_control: cache_hints(),
+        limits: Limits::default(),
+        cache: cache_hints(),
         ..Config::default()
     }
 }
 
 /// Max-age hints: catalog data for a minute, stock for ten seconds, anything personal never.
-fn cache_hints() -> CacheControlConfig {
+fn cache_hints() -> CacheConfig {
     let types = [
         ("Storefront", 60),
         ("ProductPage", 60),
@@ -79,7 +85,7 @@ fn cache_hints() -> CacheControlConfig {
         ("Product.quantity", 10),
         ("Product.reviews", 30),
     ];
-    CacheControlConfig::from_hints(&types, &fields)
+    CacheConfig::from_hints(&types, &fields)
 }
 
 /// The SPA's typical operations, preloaded as GraphiQL tabs.

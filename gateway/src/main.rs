@@ -1,7 +1,8 @@
 //! The router binary: serves any supergraph at `/graphql` with `/health`.
 //!
-//! `tributary-gateway --supergraph FILE --listen 127.0.0.1:4000 [--config FILE]`; every
-//! option can also come from the environment (`TRIBUTARY_SUPERGRAPH`, `TRIBUTARY_LISTEN`).
+//! `tributary-gateway --supergraph FILE --listen 127.0.0.1:4000 [--config FILE]`; these three
+//! can also come from the environment (`TRIBUTARY_SUPERGRAPH`, `TRIBUTARY_LISTEN`,
+//! `TRIBUTARY_CONFIG`), and every engine setting from `TRIBUTARY_<SECTION>__<KEY>`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,20 +13,24 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tributary_gateway::{Config, Engine, Supergraph};
+use tributary_gateway::{Engine, Supergraph};
 
+/// The router's own settings; the engine's are in the configuration file.
 #[derive(Parser)]
 #[command(version, about = "Serve a federated supergraph over GraphQL-over-HTTP")]
 struct Args {
     /// The supergraph SDL file.
     #[arg(long, env = "TRIBUTARY_SUPERGRAPH")]
-    supergraph: Option<PathBuf>,
+    supergraph: PathBuf,
     /// Address to listen on.
-    #[arg(long, env = "TRIBUTARY_LISTEN")]
-    listen: Option<String>,
-    /// A TOML configuration file (see the README for its fields).
+    #[arg(long, env = "TRIBUTARY_LISTEN", default_value = "127.0.0.1:4000")]
+    listen: String,
+    /// The engine's TOML configuration file (reference: docs/config.md).
     #[arg(long, env = "TRIBUTARY_CONFIG")]
     config: Option<PathBuf>,
+    /// Keep serving the loaded supergraph even when its file changes (SIGHUP still reloads).
+    #[arg(long, env = "TRIBUTARY_NO_WATCH")]
+    no_watch: bool,
 }
 
 fn main() -> ExitCode {
@@ -50,35 +55,21 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            toml::from_str::<Config>(&text)
-                .with_context(|| format!("parsing {}", path.display()))?
-        }
-        None => Config::default(),
-    };
-    if let Some(path) = args.supergraph {
-        config.supergraph = Some(path);
-    }
-    if let Some(listen) = args.listen {
-        config.listen = listen;
-    }
-    let path = config
-        .supergraph
-        .clone()
-        .context("no supergraph given: pass --supergraph FILE")?;
+    let config = tributary_gateway::config::load(args.config.as_deref())?;
+    let path = args.supergraph;
     let supergraph = Supergraph::from_file(&path)?;
-    let engine = Arc::new(Engine::new(supergraph, config.clone(), HashMap::new())?);
-    let listener = tokio::net::TcpListener::bind(&config.listen)
+    let engine = Arc::new(Engine::new(supergraph, config, HashMap::new())?);
+    let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    tracing::info!(listen = %config.listen, supergraph = %path.display(), "gateway serving");
+        .with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(listen = %args.listen, supergraph = %path.display(), "gateway serving");
     let shutdown = CancellationToken::new();
-    if config.watch_supergraph {
-        tokio::spawn(watch(engine.clone(), path.clone(), shutdown.clone()));
-    }
+    tokio::spawn(watch(
+        engine.clone(),
+        path.clone(),
+        !args.no_watch,
+        shutdown.clone(),
+    ));
     let app = tributary_gateway::http::router(engine);
     let stop = shutdown.clone();
     tokio::spawn(async move {
@@ -91,9 +82,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reloads the supergraph when its file changes or on SIGHUP; a broken file keeps the
-/// current version.
-async fn watch(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationToken) {
+/// Reloads the supergraph on SIGHUP and, with `poll`, when its file changes; a broken file
+/// keeps the current version.
+async fn watch(engine: Arc<Engine>, path: PathBuf, poll: bool, shutdown: CancellationToken) {
     let mut last = modified(&path);
     #[cfg(unix)]
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
@@ -115,7 +106,7 @@ async fn watch(engine: Arc<Engine>, path: PathBuf, shutdown: CancellationToken) 
             () = signalled => true,
         };
         let now = modified(&path);
-        if now == last && !forced {
+        if (now == last || !poll) && !forced {
             continue;
         }
         last = now;

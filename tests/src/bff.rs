@@ -97,12 +97,12 @@ impl TestStack {
         let started = match bff {
             Bff::Web => {
                 let mut config = bff_web::profile(environment);
-                config.subgraph_urls = subgraph_urls;
+                config.subgraphs.urls = subgraph_urls;
                 bff_web::start(listener, config, shutdown.clone()).await
             }
             Bff::Mobile => {
                 let mut config = bff_mobile::profile(environment);
-                config.subgraph_urls = subgraph_urls;
+                config.subgraphs.urls = subgraph_urls;
                 bff_mobile::start(listener, config, shutdown.clone()).await
             }
         };

@@ -9,10 +9,10 @@ use serde_json::{Map, Value};
 use super::Execution;
 use super::fetch::with_service;
 use super::merge::{apply_input_rewrites, apply_output_rewrites, deep_merge};
-use crate::prepare::planner::{
+use crate::supergraph::api::ApiSchema;
+use crate::supergraph::planner::{
     BatchFetchNode, FetchNode, FetchRewrite, FlattenNodePathSegment, SelectionItem, SelectionSet,
 };
-use crate::supergraph::api::ApiSchema;
 
 /// One step of a path into the result.
 #[derive(Clone, Debug)]
@@ -356,7 +356,7 @@ impl<'a> Execution<'a> {
         };
         // Which (entity, rest of path) pairs an error was already placed on.
         let mut blamed: std::collections::HashSet<(usize, String)> = Default::default();
-        let repathed: Vec<Value> = errors
+        let repathed: Vec<crate::error::GraphqlError> = errors
             .into_iter()
             .map(|error| {
                 let path = error

@@ -5,9 +5,10 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use super::Execution;
 use super::merge::{apply_output_rewrites, deep_merge};
-use super::{Execution, GraphqlError};
-use crate::prepare::planner::FetchNode;
+use crate::error::{Code, GraphqlError, PathSegment};
+use crate::supergraph::planner::FetchNode;
 use crate::transport::{SubgraphRequest, TransportError};
 
 /// A subgraph's GraphQL response.
@@ -74,7 +75,7 @@ impl<'a> Execution<'a> {
         let Some(transport) = self.subgraphs.get(service) else {
             self.error(failure(
                 service,
-                "SUBREQUEST_HTTP_ERROR",
+                Code::SubrequestHttpError,
                 "the subgraph has no configured transport",
             ));
             return None;
@@ -83,7 +84,11 @@ impl<'a> Execution<'a> {
         {
             Ok(body) => Bytes::from(body),
             Err(err) => {
-                self.error(failure(service, "INTERNAL_SERVER_ERROR", &err.to_string()));
+                self.error(failure(
+                    service,
+                    Code::InternalServerError,
+                    &err.to_string(),
+                ));
                 return None;
             }
         };
@@ -99,7 +104,7 @@ impl<'a> Execution<'a> {
                 tracing::warn!(subgraph = service, "subgraph request timed out");
                 self.error(failure(
                     service,
-                    "SUBREQUEST_TIMEOUT",
+                    Code::SubrequestTimeout,
                     "the request timed out",
                 ));
                 return None;
@@ -111,7 +116,7 @@ impl<'a> Execution<'a> {
                     TransportError::TooLarge => "the subgraph's response is too large",
                     _ => "the subgraph could not be reached",
                 };
-                self.error(failure(service, "SUBREQUEST_HTTP_ERROR", reason));
+                self.error(failure(service, Code::SubrequestHttpError, reason));
                 return None;
             }
         };
@@ -123,7 +128,7 @@ impl<'a> Execution<'a> {
             _ if !(200..300).contains(&response.status) => {
                 self.error(failure(
                     service,
-                    "SUBREQUEST_HTTP_ERROR",
+                    Code::SubrequestHttpError,
                     &format!("the subgraph answered with HTTP status {}", response.status),
                 ));
                 None
@@ -135,7 +140,7 @@ impl<'a> Execution<'a> {
                 );
                 self.error(failure(
                     service,
-                    "SUBREQUEST_MALFORMED_RESPONSE",
+                    Code::SubrequestMalformedResponse,
                     "the subgraph's response is not a valid GraphQL response",
                 ));
                 None
@@ -145,11 +150,12 @@ impl<'a> Execution<'a> {
 }
 
 /// An error about a subgraph request as a whole.
-fn failure(service: &str, code: &str, reason: &str) -> GraphqlError {
-    json!({
-        "message": format!("HTTP fetch failed from '{service}': {reason}"),
-        "extensions": { "code": code, "serviceName": service }
-    })
+fn failure(service: &str, code: Code, reason: &str) -> GraphqlError {
+    GraphqlError::new(
+        code,
+        format!("HTTP fetch failed from '{service}': {reason}"),
+    )
+    .with_extension("serviceName", Value::String(service.to_owned()))
 }
 
 /// A subgraph's error for the client: its location dropped (it points into the subgraph's
@@ -159,32 +165,16 @@ pub(super) fn with_service(
     service: &str,
     path: Option<Option<Value>>,
 ) -> GraphqlError {
-    let mut error = match error {
-        Value::Object(map) => map,
-        other => {
-            let mut map = Map::new();
-            map.insert("message".into(), Value::String(other.to_string()));
-            map
-        }
-    };
-    if !error.get("message").is_some_and(Value::is_string) {
-        error.insert("message".into(), Value::String("subgraph error".into()));
-    }
-    error.remove("locations");
+    let mut error = GraphqlError::from_subgraph(error);
     match path {
-        Some(Some(path)) => {
-            error.insert("path".into(), path);
+        Some(Some(Value::Array(path))) => {
+            error.path = path.iter().map(PathSegment::from_json).collect();
         }
-        Some(None) => {
-            error.remove("path");
-        }
+        Some(_) => error.path = None,
         None => {}
     }
-    let extensions = error
-        .entry("extensions")
-        .or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(ext) = extensions {
-        ext.insert("serviceName".into(), Value::String(service.to_owned()));
-    }
-    Value::Object(error)
+    error
+        .extensions
+        .insert("serviceName".into(), Value::String(service.to_owned()));
+    error
 }

@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use crate::prepare::planner::{FetchNodePathSegment, FetchRewrite};
 use crate::supergraph::api::{ApiSchema, TypeKind};
+use crate::supergraph::planner::{FetchNodePathSegment, FetchRewrite};
 
 /// Merges `source` into `target`: objects field by field, lists item by item, otherwise the
 /// new value wins unless it is null. A `__typename` naming an abstract type (as an

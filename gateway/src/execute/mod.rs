@@ -1,38 +1,34 @@
-//! Executing a plan: walk its nodes (fetches in parallel where the plan allows), merge every
-//! subgraph answer into one result, then write the client's response from it.
+//! Executing a plan: walk its nodes (fetches in parallel where the plan allows) and merge every
+//! subgraph answer into one result. It returns merged data and errors; `respond/` writes the
+//! client's bytes from them.
 
 mod entities;
 mod fetch;
 mod merge;
-mod respond;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use axum::http::{HeaderName, HeaderValue};
 use futures::future::join_all;
 use serde_json::{Map, Value};
 
+use crate::error::{Code, GraphqlError};
 use crate::prepare::Prepared;
-use crate::prepare::planner::{PlanNode, QueryPlan};
+use crate::request::OperationType;
 use crate::supergraph::Supergraph;
-use crate::transport::{BoxFuture, Transport};
-
-pub use respond::write_response;
+use crate::supergraph::planner::{PlanNode, QueryPlan};
+use crate::transport::{BoxFuture, Headers, Transport};
 
 /// The transports of a supergraph's subgraphs, by subgraph name.
 pub type Subgraphs = HashMap<String, Arc<dyn Transport>>;
-
-/// A GraphQL error as it will be written to the client: message, optional path, extensions.
-pub type GraphqlError = Value;
 
 /// The state of one operation's execution: the merged data and the errors so far.
 pub(crate) struct Execution<'a> {
     supergraph: &'a Supergraph,
     subgraphs: &'a Subgraphs,
     variables: &'a Map<String, Value>,
-    headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+    headers: Arc<Headers>,
     /// A std mutex, not a tokio one: it is never held across an await, and each request has
     /// its own, so there is no contention between requests.
     data: Mutex<Value>,
@@ -90,7 +86,7 @@ pub async fn execute(
     subgraphs: &Subgraphs,
     prepared: &Prepared,
     variables: &Map<String, Value>,
-    headers: Arc<Vec<(HeaderName, HeaderValue)>>,
+    headers: Arc<Headers>,
 ) -> Outcome {
     let execution = Execution {
         supergraph,
@@ -101,7 +97,7 @@ pub async fn execute(
         errors: Mutex::new(Vec::new()),
         fetches: AtomicUsize::new(0),
         cache: Mutex::new(CacheHint::default()),
-        shareable: prepared.operation_type == crate::prepare::OperationType::Query,
+        shareable: prepared.operation_type == OperationType::Query,
     };
     execution.run_plan(&prepared.plan).await;
     Outcome {
@@ -160,10 +156,10 @@ impl<'a> Execution<'a> {
                     }
                 }
                 PlanNode::Defer(_) | PlanNode::Subscription(_) => {
-                    self.error(serde_json::json!({
-                        "message": "this operation needs @defer or subscription support, which this endpoint does not offer",
-                        "extensions": { "code": "OPERATION_NOT_SUPPORTED" }
-                    }));
+                    self.error(GraphqlError::new(
+                        Code::OperationNotSupported,
+                        "this operation needs @defer or subscription support, which this endpoint does not offer",
+                    ));
                 }
             }
         })

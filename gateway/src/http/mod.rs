@@ -1,9 +1,10 @@
 //! GraphQL over HTTP: POST with JSON and GET for queries, content negotiation between
 //! `application/graphql-response+json` and `application/json` with the status codes the
-//! GraphQL-over-HTTP specification gives, GraphiQL for browsers, and a health probe.
+//! GraphQL-over-HTTP specification gives, GraphiQL for browsers, health and metrics. The only
+//! module that knows the clients' wire format: it turns requests into [`Request`]s, statuses
+//! from each refusal's [`Code`], and headers from each response's [`CachePolicy`].
 
 mod graphiql;
-pub mod persisted;
 
 use std::sync::Arc;
 
@@ -12,11 +13,19 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use serde_json::{Map, Value};
 
-use crate::engine::{Carrier, Engine, EngineResponse, GraphqlRequest, Rejection, reject};
+use crate::admit::Admission;
+use crate::engine::Engine;
+use crate::error::{Code, GraphqlError, errors_body};
+use crate::request::{
+    CachePolicy, CacheScope, Caller, Capabilities, ClientInfo, Request, Response, Status,
+};
+
+/// An HTTP response.
+type HttpResponse = axum::response::Response;
 
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 const JSON: &str = "application/json";
@@ -42,14 +51,14 @@ pub fn router(engine: Arc<Engine>) -> Router {
     let mut router = Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health", get(health));
-    if config.metrics {
+    if config.telemetry.metrics {
         router = router.route("/metrics", get(metrics));
     }
-    if config.compression {
+    if config.server.compression {
         router = router.layer(tower_http::compression::CompressionLayer::new());
     }
-    if !config.cors_origins.is_empty() {
-        router = router.layer(cors(&config.cors_origins));
+    if !config.cors.origins.is_empty() {
+        router = router.layer(cors(&config.cors.origins));
     }
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     router
@@ -62,7 +71,7 @@ pub fn router(engine: Arc<Engine>) -> Router {
             request_id,
             RequestIds::default(),
         ))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
         // A bug must cost one request a 500, never the connection or the process.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(engine)
@@ -143,7 +152,7 @@ async fn graphql_post(
     State(engine): State<Arc<Engine>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> HttpResponse {
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -157,98 +166,62 @@ async fn graphql_post(
         .trim()
         .to_ascii_lowercase();
     if content_type != JSON && content_type != GRAPHQL_RESPONSE_JSON {
-        let response = reject(
-            Rejection::BadRequest,
-            "UNSUPPORTED_MEDIA_TYPE",
+        let error = GraphqlError::new(
+            Code::UnsupportedMediaType,
             "POST bodies must be application/json",
         );
-        return respond(
-            media,
-            response,
-            Some(StatusCode::UNSUPPORTED_MEDIA_TYPE),
-            &headers,
-        );
+        return refuse(media, error);
     }
+    let admission = engine.pipeline().admission();
     let body = match body {
         Ok(body) => body,
-        Err(rejection) => return unreadable_body(&engine, media, &rejection, &headers),
+        Err(rejection) => return unreadable_body(admission, media, &rejection),
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
         Err(err) => {
             let message = format!("the request body is not valid JSON: {err}");
-            let response = reject(Rejection::BadRequest, "BAD_REQUEST", &message);
-            return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
+            return refuse(media, GraphqlError::new(Code::BadRequest, message));
         }
     };
     if let Value::Array(items) = value {
         return batch(&engine, media, items, &headers).await;
     }
-    let request = match request_from_value(value) {
+    let request = match Members::from_object(value)
+        .and_then(|members| members.into_request(&engine, &headers, false))
+    {
         Ok(request) => request,
-        Err(message) => {
-            let response = reject(Rejection::BadRequest, "BAD_REQUEST", &message);
-            return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
-        }
+        Err(error) => return refuse(media, error),
     };
-    if let Some(response) = missing_operation(&request) {
-        return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
+    if !request.names_an_operation() {
+        return refuse(media, Admission::no_operation());
     }
-    let response = engine.execute(request, &headers, Carrier::Post).await;
-    respond(media, response, None, &headers)
+    let response = engine.run(request).await;
+    respond(media, response, &headers)
 }
 
-/// A body that could not be read (over `max_body_bytes`, or cut off) gets a GraphQL error
-/// like any other refusal, not the framework's plain-text one.
+/// A body that could not be read (over the size limit, or cut off) gets a GraphQL error like
+/// any other refusal, not the framework's plain-text one.
 fn unreadable_body(
-    engine: &Engine,
+    admission: &Admission,
     media: MediaType,
     rejection: &BytesRejection,
-    headers: &HeaderMap,
-) -> Response {
-    let (status, code, message) = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        let limit = engine.config().max_body_bytes;
-        let message = format!("the request body is larger than the {limit} bytes accepted");
-        (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", message)
+) -> HttpResponse {
+    let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        admission.body_too_large()
     } else {
         let message = format!(
             "the request body could not be read: {}",
             rejection.body_text()
         );
-        (StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+        GraphqlError::new(Code::BadRequest, message)
     };
-    let mut http = respond(
-        media,
-        reject(Rejection::BadRequest, code, &message),
-        Some(status),
-        headers,
-    );
+    let mut http = refuse(media, error);
     // The rest of the body was never read: the connection cannot carry another request, and
     // saying so keeps the client from reusing it (it would fail with a broken pipe).
     http.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     http
-}
-
-/// A request that names no operation (no `query`, no persisted document id or hash) is not a
-/// well-formed GraphQL-over-HTTP request: 400 whichever media type was asked for.
-fn missing_operation(request: &GraphqlRequest) -> Option<EngineResponse> {
-    let has_query = request
-        .query
-        .as_deref()
-        .is_some_and(|q| !q.trim().is_empty());
-    let persisted = request.document_id.is_some()
-        || request
-            .extensions
-            .as_ref()
-            .is_some_and(|extensions| extensions.contains_key("persistedQuery"));
-    (!has_query && !persisted).then(|| {
-        reject(
-            Rejection::BadRequest,
-            "BAD_REQUEST",
-            "the request has no `query`",
-        )
-    })
 }
 
 /// Runs a batched POST (a JSON array of requests) and answers with an array of responses.
@@ -257,29 +230,16 @@ async fn batch(
     media: MediaType,
     items: Vec<Value>,
     headers: &HeaderMap,
-) -> Response {
-    let max = engine.config().max_batch;
-    let refusal = if max == 0 {
-        Some((
-            "BATCHING_NOT_ENABLED",
-            "batched requests are not accepted here".to_owned(),
-        ))
-    } else if items.is_empty() || items.len() > max {
-        Some((
-            "BATCH_LIMIT_EXCEEDED",
-            format!("a batch must hold 1 to {max} operations"),
-        ))
-    } else {
-        None
-    };
-    if let Some((code, message)) = refusal {
-        let response = reject(Rejection::BadRequest, code, &message);
-        return respond(media, response, Some(StatusCode::BAD_REQUEST), headers);
+) -> HttpResponse {
+    if let Err(error) = engine.pipeline().admission().batch(items.len()) {
+        return refuse(media, error);
     }
     let runs = items.into_iter().map(|item| async move {
-        match request_from_value(item) {
-            Ok(request) => engine.execute(request, headers, Carrier::Post).await,
-            Err(message) => reject(Rejection::BadRequest, "BAD_REQUEST", &message),
+        match Members::from_object(item)
+            .and_then(|members| members.into_request(engine, headers, false))
+        {
+            Ok(request) => engine.run(request).await,
+            Err(error) => Response::refused(error),
         }
     });
     let responses = futures::future::join_all(runs).await;
@@ -303,58 +263,99 @@ async fn batch(
     http
 }
 
-/// Reads one request: a JSON object with `query`, `operationName`, `variables`, `extensions`
-/// and, for persisted operations, `documentId` (or `id`).
-fn request_from_value(value: Value) -> Result<GraphqlRequest, String> {
-    let Value::Object(object) = value else {
-        return Err("the request body must be a JSON object".to_owned());
-    };
-    let document_id = object.get("documentId").or_else(|| object.get("id"));
-    request_from_members(
-        object.get("query"),
-        object.get("operationName"),
-        object.get("variables"),
-        object.get("extensions"),
-        document_id,
-    )
+/// The members of one GraphQL-over-HTTP request, as JSON values.
+#[derive(Default)]
+struct Members {
+    query: Option<Value>,
+    operation_name: Option<Value>,
+    variables: Option<Value>,
+    extensions: Option<Value>,
+    document_id: Option<Value>,
 }
 
-fn request_from_members(
-    query: Option<&Value>,
-    operation_name: Option<&Value>,
-    variables: Option<&Value>,
-    extensions: Option<&Value>,
-    document_id: Option<&Value>,
-) -> Result<GraphqlRequest, String> {
-    let string = |value: Option<&Value>, name: &str| -> Result<Option<String>, String> {
-        match value {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("`{name}` must be a string")),
-        }
-    };
-    let object =
-        |value: Option<&Value>, name: &str| -> Result<Option<Map<String, Value>>, String> {
-            match value {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::Object(map)) => Ok(Some(map.clone())),
-                Some(_) => Err(format!("`{name}` must be an object")),
-            }
+impl Members {
+    /// Reads a JSON object with `query`, `operationName`, `variables`, `extensions` and, for
+    /// persisted operations, `documentId` (or `id`).
+    fn from_object(value: Value) -> Result<Members, GraphqlError> {
+        let Value::Object(mut object) = value else {
+            return Err(GraphqlError::new(
+                Code::BadRequest,
+                "the request body must be a JSON object",
+            ));
         };
-    Ok(GraphqlRequest {
-        query: string(query, "query")?,
-        operation_name: string(operation_name, "operationName")?,
-        variables: object(variables, "variables")?,
-        extensions: object(extensions, "extensions")?,
-        document_id: string(document_id, "documentId")?,
-    })
+        let document_id = object.remove("documentId").or_else(|| object.remove("id"));
+        Ok(Members {
+            query: object.remove("query"),
+            operation_name: object.remove("operationName"),
+            variables: object.remove("variables"),
+            extensions: object.remove("extensions"),
+            document_id,
+        })
+    }
+
+    /// The engine's request: members checked for their types, the caller's identity and the
+    /// headers to forward taken from `headers`.
+    fn into_request(
+        self,
+        engine: &Engine,
+        headers: &HeaderMap,
+        read_only: bool,
+    ) -> Result<Request, GraphqlError> {
+        let string = |value: Option<Value>, name: &str| match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(_) => Err(GraphqlError::new(
+                Code::BadRequest,
+                format!("`{name}` must be a string"),
+            )),
+        };
+        let object = |value: Option<Value>, name: &str| match value {
+            None | Some(Value::Null) => Ok(Map::new()),
+            Some(Value::Object(map)) => Ok(map),
+            Some(_) => Err(GraphqlError::new(
+                Code::BadRequest,
+                format!("`{name}` must be an object"),
+            )),
+        };
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        Ok(Request {
+            query: string(self.query, "query")?,
+            operation_name: string(self.operation_name, "operationName")?,
+            variables: object(self.variables, "variables")?,
+            extensions: object(self.extensions, "extensions")?,
+            document_id: string(self.document_id, "documentId")?,
+            client: ClientInfo::new(
+                header("apollographql-client-name"),
+                header("apollographql-client-version"),
+            ),
+            caller: Caller {
+                identified: headers.contains_key(header::AUTHORIZATION)
+                    || headers.contains_key(header::COOKIE),
+            },
+            capabilities: Capabilities { read_only },
+            forward: forwarded(&engine.config().subgraphs.forward_headers, headers),
+        })
+    }
+}
+
+/// The request headers the forwarding rules pass on to subgraphs.
+fn forwarded(names: &[String], headers: &HeaderMap) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for name in names {
+        for value in headers.get_all(name.as_str()) {
+            if let Ok(value) = value.to_str() {
+                out.push((name.to_ascii_lowercase(), value.to_owned()));
+            }
+        }
+    }
+    out
 }
 
 async fn graphql_get(
     State(engine): State<Arc<Engine>>,
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
-) -> Response {
+) -> HttpResponse {
     let param = |name: &str| {
         params
             .iter()
@@ -367,73 +368,105 @@ async fn graphql_get(
         .is_some_and(|accept| accept.contains("text/html"));
     let persisted =
         param("documentId").is_some() || param("id").is_some() || param("extensions").is_some();
-    if wants_html && param("query").is_none() && !persisted && engine.config().graphiql {
-        let config = engine.config();
+    let graphiql = &engine.config().graphiql;
+    if wants_html && param("query").is_none() && !persisted && graphiql.enabled {
         return Html(graphiql::page(
             "/graphql",
-            &config.graphiql_title,
-            &config.graphiql_examples,
+            &graphiql.title,
+            &graphiql.examples,
         ))
         .into_response();
     }
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
-    let parse_json = |name: &str| -> Result<Option<Value>, String> {
+    let parse_json = |name: &str| -> Result<Option<Value>, GraphqlError> {
         match param(name) {
             None | Some("") => Ok(None),
-            Some(text) => serde_json::from_str(text)
-                .map(Some)
-                .map_err(|e| format!("`{name}` is not valid JSON: {e}")),
+            Some(text) => serde_json::from_str(text).map(Some).map_err(|e| {
+                GraphqlError::new(Code::BadRequest, format!("`{name}` is not valid JSON: {e}"))
+            }),
         }
     };
+    let text = |name: &str| param(name).map(|q| Value::String(q.to_owned()));
     let request = parse_json("variables").and_then(|variables| {
-        let extensions = parse_json("extensions")?;
-        let query = param("query").map(|q| Value::String(q.to_owned()));
-        let name = param("operationName").map(|q| Value::String(q.to_owned()));
-        let id = param("documentId")
-            .or_else(|| param("id"))
-            .map(|q| Value::String(q.to_owned()));
-        request_from_members(
-            query.as_ref(),
-            name.as_ref(),
-            variables.as_ref(),
-            extensions.as_ref(),
-            id.as_ref(),
-        )
+        let members = Members {
+            query: text("query"),
+            operation_name: text("operationName"),
+            variables,
+            extensions: parse_json("extensions")?,
+            document_id: text("documentId").or_else(|| text("id")),
+        };
+        members.into_request(&engine, &headers, true)
     });
     let request = match request {
         Ok(request) => request,
-        Err(message) => {
-            let response = reject(Rejection::BadRequest, "BAD_REQUEST", &message);
-            return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
-        }
+        Err(error) => return refuse(media, error),
     };
-    if let Some(response) = missing_operation(&request) {
-        return respond(media, response, Some(StatusCode::BAD_REQUEST), &headers);
+    if !request.names_an_operation() {
+        return refuse(media, Admission::no_operation());
     }
-    let response = engine.execute(request, &headers, Carrier::Get).await;
-    respond(media, response, None, &headers)
+    let response = engine.run(request).await;
+    respond(media, response, &headers)
+}
+
+/// A refusal the HTTP front makes itself (a malformed request): its code's status, whichever
+/// media type was asked for.
+fn refuse(media: MediaType, error: GraphqlError) -> HttpResponse {
+    let status = error.code().map_or(StatusCode::BAD_REQUEST, status_of);
+    let mut http = (status, errors_body(&[error])).into_response();
+    let headers = http.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(media.as_str()),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    http
+}
+
+/// The HTTP status of a code.
+fn status_of(code: Code) -> StatusCode {
+    StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The status of an engine response: 200 when it executed; a refusal's status from its code,
+/// except that a client accepting only `application/json` gets 200 for request errors, as
+/// the GraphQL-over-HTTP specification asks of that legacy media type.
+fn response_status(status: Status, media: MediaType) -> StatusCode {
+    match status {
+        Status::Executed => StatusCode::OK,
+        Status::Refused(code) => {
+            let status = status_of(code);
+            if media == MediaType::Json && status == StatusCode::BAD_REQUEST {
+                StatusCode::OK
+            } else {
+                status
+            }
+        }
+    }
+}
+
+/// The `Cache-Control` value of a policy.
+fn cache_control(policy: CachePolicy) -> HeaderValue {
+    match policy {
+        CachePolicy::NoStore => HeaderValue::from_static("no-store"),
+        CachePolicy::Store { max_age, scope } => {
+            let scope = match scope {
+                CacheScope::Public => "public",
+                CacheScope::Private => "private",
+            };
+            HeaderValue::from_str(&format!("{scope}, max-age={max_age}"))
+                .unwrap_or_else(|_| HeaderValue::from_static("no-store"))
+        }
+    }
 }
 
 /// Writes an engine response with the status the media type calls for, its `Cache-Control`
 /// and, for executed operations, an `ETag` (answering `304` when `If-None-Match` matches).
-fn respond(
-    media: MediaType,
-    response: EngineResponse,
-    status: Option<StatusCode>,
-    request_headers: &HeaderMap,
-) -> Response {
-    let status = status.unwrap_or(match (response.rejected, media) {
-        (None, _) => StatusCode::OK,
-        (Some(Rejection::MethodNotAllowed), _) => StatusCode::METHOD_NOT_ALLOWED,
-        (Some(Rejection::Internal), _) => StatusCode::INTERNAL_SERVER_ERROR,
-        (Some(Rejection::BadRequest), MediaType::GraphqlResponse) => StatusCode::BAD_REQUEST,
-        (Some(Rejection::BadRequest), MediaType::Json) => StatusCode::OK,
-    });
-    let cache_control = HeaderValue::from_str(&response.cache_control)
-        .unwrap_or_else(|_| HeaderValue::from_static("no-store"));
-    let etag = (response.rejected.is_none())
+fn respond(media: MediaType, response: Response, request_headers: &HeaderMap) -> HttpResponse {
+    let status = response_status(response.status, media);
+    let cache_control = cache_control(response.cache);
+    let etag = (response.status == Status::Executed)
         .then(|| format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&response.body)))
         .and_then(|tag| HeaderValue::from_str(&tag).ok());
     if let Some(etag) = &etag
@@ -499,8 +532,8 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-async fn metrics() -> Response {
-    match crate::metrics::handle() {
+async fn metrics() -> HttpResponse {
+    match crate::pipeline::metrics_handle() {
         Some(handle) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -511,16 +544,15 @@ async fn metrics() -> Response {
     }
 }
 
-fn not_acceptable() -> Response {
-    (
-        StatusCode::NOT_ACCEPTABLE,
-        [(header::CONTENT_TYPE, JSON)],
-        r#"{"errors":[{"message":"the Accept header allows neither application/graphql-response+json nor application/json","extensions":{"code":"NOT_ACCEPTABLE"}}]}"#,
-    )
-        .into_response()
+fn not_acceptable() -> HttpResponse {
+    let error = GraphqlError::new(
+        Code::NotAcceptable,
+        "the Accept header allows neither application/graphql-response+json nor application/json",
+    );
+    refuse(MediaType::Json, error)
 }
 
-async fn health(State(engine): State<Arc<Engine>>) -> Response {
+async fn health(State(engine): State<Arc<Engine>>) -> HttpResponse {
     let version = engine.supergraph().version();
     (
         StatusCode::OK,

@@ -1,9 +1,9 @@
 //! Facts about a prepared operation that the later stages need, computed once per cached plan:
 //! its static cache hint, the page-size arguments it passes, the deprecated fields it uses.
 
-use super::planner::{AstValue, FieldSelection, SelectionItem, SelectionSet};
-use crate::config::CacheControlConfig;
+use crate::config::CacheConfig;
 use crate::supergraph::api::{ApiSchema, named_type};
+use crate::supergraph::planner::{AstValue, FieldSelection, SelectionItem, SelectionSet};
 
 /// What the operation selects, as far as caching, limits and deprecation care.
 #[derive(Debug, Default, Clone)]
@@ -21,7 +21,7 @@ pub fn analyse(
     api: &ApiSchema,
     root: &str,
     selection: &SelectionSet,
-    hints: &CacheControlConfig,
+    hints: &CacheConfig,
     page_arguments: &[String],
 ) -> Analysis {
     let mut analysis = Analysis::default();
@@ -35,7 +35,7 @@ fn walk(
     api: &ApiSchema,
     parent: &str,
     selection: &SelectionSet,
-    hints: &CacheControlConfig,
+    hints: &CacheConfig,
     page_arguments: &[String],
     out: &mut Analysis,
 ) {
@@ -61,7 +61,7 @@ fn visit_field(
     api: &ApiSchema,
     parent: &str,
     field: &FieldSelection,
-    hints: &CacheControlConfig,
+    hints: &CacheConfig,
     page_arguments: &[String],
     out: &mut Analysis,
 ) {

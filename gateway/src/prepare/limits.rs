@@ -4,40 +4,9 @@
 
 use std::collections::HashMap;
 
+use crate::config::Limits;
+use crate::error::Code;
 use graphql_tools::static_graphql::query::{Definition, Document, Selection, SelectionSet};
-use serde::Deserialize;
-
-/// Limits on operation shape.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    /// Largest number of lexical tokens in a document.
-    pub max_tokens: usize,
-    /// Deepest nesting of brackets (`{`, `[`, `(`) in the document text, checked before
-    /// parsing so the recursive parser never sees a document that could exhaust its stack.
-    pub max_nesting: usize,
-    /// Deepest nesting of selection sets.
-    pub max_depth: u32,
-    /// Most fields the operation selects once fragments are expanded.
-    pub max_fields: u64,
-    /// Most aliased fields once fragments are expanded.
-    pub max_aliases: u64,
-    /// Most fields directly on the root type.
-    pub max_root_fields: u64,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_tokens: 15_000,
-            max_nesting: 256,
-            max_depth: 32,
-            max_fields: 10_000,
-            max_aliases: 500,
-            max_root_fields: 64,
-        }
-    }
-}
 
 /// Which limit an operation broke.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -84,12 +53,12 @@ pub enum LimitError {
 
 impl LimitError {
     /// The stable `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            LimitError::Depth { .. } | LimitError::Nesting { .. } => "MAX_DEPTH_EXCEEDED",
-            LimitError::Fields { .. } => "MAX_FIELDS_EXCEEDED",
-            LimitError::Aliases { .. } => "MAX_ALIASES_EXCEEDED",
-            LimitError::RootFields { .. } => "MAX_ROOT_FIELDS_EXCEEDED",
+            LimitError::Depth { .. } | LimitError::Nesting { .. } => Code::MaxDepthExceeded,
+            LimitError::Fields { .. } => Code::MaxFieldsExceeded,
+            LimitError::Aliases { .. } => Code::MaxAliasesExceeded,
+            LimitError::RootFields { .. } => Code::MaxRootFieldsExceeded,
         }
     }
 }

@@ -1,10 +1,14 @@
 //! Preparing an operation: parse with limits, validate against the API schema, pick the
 //! operation, normalize and plan. The result is cached by document hash, operation name and
-//! supergraph version, so a repeated operation costs one cache lookup.
+//! supergraph version, so a repeated operation costs one cache lookup. Per request, the
+//! client's variables are then coerced against the prepared operation (`variables.rs`) and
+//! its page-size arguments checked (`page_size`).
+//!
+//! Directive-based authorization (`authorization.rs`) prunes here once it lands.
 
 pub mod analysis;
+pub mod authorization;
 pub mod limits;
-pub mod planner;
 pub mod variables;
 
 use std::sync::Arc;
@@ -14,20 +18,14 @@ use graphql_tools::validation::rules::default_rules_validation_plan;
 use graphql_tools::validation::utils::ValidationError;
 use graphql_tools::validation::validate::{ValidationPlan, validate};
 
-use crate::supergraph::Supergraph;
-pub use limits::{LimitError, Limits};
-use planner::{Operation, PlanError, QueryPlan};
+use serde_json::{Map, Value};
 
-/// What kind of operation a request carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OperationType {
-    /// A read.
-    Query,
-    /// A write; never over GET.
-    Mutation,
-    /// A stream of events.
-    Subscription,
-}
+use crate::config::{CacheConfig, Config, Limits};
+use crate::error::{Code, GraphqlError, Location};
+use crate::request::OperationType;
+use crate::supergraph::Supergraph;
+use crate::supergraph::planner::{AstValue, Operation, PlanError, QueryPlan};
+pub use limits::LimitError;
 
 /// An operation ready to execute: its normalized form (the client's selection, used to shape
 /// the response) and its plan.
@@ -74,19 +72,42 @@ pub enum PrepareError {
 
 impl PrepareError {
     /// The stable `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            PrepareError::Parse(_) => "GRAPHQL_PARSE_FAILED",
+            PrepareError::Parse(_) => Code::GraphqlParseFailed,
             PrepareError::Limit(limit) => limit.code(),
             PrepareError::Validation(_)
             | PrepareError::NoOperation
-            | PrepareError::AmbiguousOperation => "GRAPHQL_VALIDATION_FAILED",
-            PrepareError::UnknownOperation(_) => "GRAPHQL_UNKNOWN_OPERATION_NAME",
+            | PrepareError::AmbiguousOperation => Code::GraphqlValidationFailed,
+            PrepareError::UnknownOperation(_) => Code::GraphqlUnknownOperationName,
             PrepareError::Plan(PlanError::OperationSelection(_)) => {
-                "GRAPHQL_UNKNOWN_OPERATION_NAME"
+                Code::GraphqlUnknownOperationName
             }
-            PrepareError::Plan(PlanError::Normalization(_)) => "GRAPHQL_VALIDATION_FAILED",
-            PrepareError::Plan(_) => "QUERY_PLANNING_FAILED",
+            PrepareError::Plan(PlanError::Normalization(_)) => Code::GraphqlValidationFailed,
+            PrepareError::Plan(PlanError::Crashed) => Code::InternalServerError,
+            PrepareError::Plan(_) => Code::QueryPlanningFailed,
+        }
+    }
+
+    /// The errors the client gets: one per broken validation rule (with locations), or one.
+    pub fn into_errors(self) -> Vec<GraphqlError> {
+        let code = self.code();
+        match self {
+            PrepareError::Validation(errors) => errors
+                .into_iter()
+                .map(|e| {
+                    let locations = e
+                        .locations
+                        .iter()
+                        .map(|l| Location {
+                            line: l.line,
+                            column: l.column,
+                        })
+                        .collect();
+                    GraphqlError::new(code, e.message).with_locations(locations)
+                })
+                .collect(),
+            other => vec![GraphqlError::new(code, other.to_string())],
         }
     }
 }
@@ -103,21 +124,21 @@ pub struct Preparer {
 /// What preparing needs besides the supergraph, shared with the blocking threads.
 struct Rules {
     limits: Limits,
-    hints: crate::config::CacheControlConfig,
+    hints: CacheConfig,
     page_arguments: Vec<String>,
     validation: ValidationPlan,
 }
 
 impl Preparer {
     /// A preparer enforcing the configured limits and caching prepared operations.
-    pub fn new(config: &crate::config::Config) -> Preparer {
-        let capacity = config.plan_cache_size;
+    pub fn new(config: &Config) -> Preparer {
+        let capacity = config.limits.plan_cache_size;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         Preparer {
             rules: Arc::new(Rules {
                 limits: config.limits.clone(),
-                hints: config.cache_control.clone(),
-                page_arguments: config.page_size_arguments.clone(),
+                hints: config.cache.clone(),
+                page_arguments: config.limits.page_size_arguments.clone(),
                 validation: default_rules_validation_plan(),
             }),
             cache: moka::sync::Cache::builder().max_capacity(capacity).build(),
@@ -166,8 +187,8 @@ impl Rules {
         operation_name: Option<&str>,
     ) -> Result<Prepared, PrepareError> {
         limits::check_nesting(text, self.limits.max_nesting)?;
-        let document =
-            planner::parse_operation(text, self.limits.max_tokens).map_err(PrepareError::Parse)?;
+        let document = crate::supergraph::planner::parse_operation(text, self.limits.max_tokens)
+            .map_err(PrepareError::Parse)?;
         let selected = select_operation(&document, operation_name)?;
         let (name, _) = operation_parts(selected);
         limits::check(&document, name, &self.limits)?;
@@ -252,4 +273,32 @@ pub(crate) fn operation_parts(operation: &OperationDefinition) -> (Option<&str>,
         OperationDefinition::Mutation(m) => (m.name.as_deref(), &m.selection_set),
         OperationDefinition::Subscription(s) => (s.name.as_deref(), &s.selection_set),
     }
+}
+
+/// Refuses a page-size argument above `max` (refused rather than clamped, so a client never
+/// mistakes a short page for the end of a list).
+pub fn check_page_sizes(
+    prepared: &Prepared,
+    variables: &Map<String, Value>,
+    max: Option<i64>,
+) -> Result<(), GraphqlError> {
+    let Some(max) = max else {
+        return Ok(());
+    };
+    for (field, argument, value) in &prepared.analysis.page_arguments {
+        let size = match value {
+            AstValue::Int(n) => Some(*n),
+            AstValue::Variable(name) => variables.get(name).and_then(Value::as_i64),
+            _ => None,
+        };
+        if let Some(size) = size
+            && size > max
+        {
+            return Err(GraphqlError::new(
+                Code::BadUserInput,
+                format!("`{argument}` on `{field}` may be at most {max} on this API, got {size}"),
+            ));
+        }
+    }
+    Ok(())
 }

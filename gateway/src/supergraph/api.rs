@@ -126,8 +126,8 @@ impl ApiSchema {
     }
 
     /// The root type an operation of `operation_type` starts at.
-    pub fn root_type(&self, operation_type: crate::prepare::OperationType) -> &str {
-        use crate::prepare::OperationType;
+    pub fn root_type(&self, operation_type: crate::request::OperationType) -> &str {
+        use crate::request::OperationType;
         match operation_type {
             OperationType::Query => self.query_type(),
             OperationType::Mutation => self.mutation_type().unwrap_or("Mutation"),

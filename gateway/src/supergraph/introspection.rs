@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::Supergraph;
 use super::api::{ApiSchema, type_name};
-use crate::prepare::planner::{AstValue, FieldSelection, SelectionItem, SelectionSet};
+use super::planner::{AstValue, FieldSelection, SelectionItem, SelectionSet};
 
 /// An object of the introspection schema.
 #[derive(Clone, Copy)]

@@ -1,14 +1,18 @@
 //! The supergraph: its SDL parsed once, the planner built from it, the client-facing API
 //! schema derived from it, and the subgraph endpoints it names.
+//!
+//! The planner adapter lives here, not in `prepare/`: building the planner is what loading a
+//! supergraph means (the API schema comes out of it), and `prepare/` only calls it.
 
 pub mod api;
 pub mod introspection;
+pub mod planner;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::prepare::planner::Planner;
 use api::ApiSchema;
+use planner::Planner;
 
 /// Why a supergraph could not be loaded.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! Calling subgraphs: one trait, an HTTP implementation (pooled keep-alive connections per
-//! subgraph) and an in-process one (an async-graphql executor called directly).
+//! subgraph) and an in-process one (an async-graphql executor called directly). This is the
+//! only module besides `http/` that names HTTP types: it knows the subgraphs' wire format.
 
 mod http;
 mod in_process;
@@ -24,9 +25,34 @@ pub struct SubgraphRequest {
     /// `{"query": ..., "variables": ...}` as JSON bytes.
     pub body: Bytes,
     /// Headers forwarded from the client request.
-    pub headers: Arc<Vec<(axum::http::HeaderName, axum::http::HeaderValue)>>,
+    pub headers: Arc<Headers>,
     /// A read that may share an identical request already in flight (never a mutation).
     pub shareable: bool,
+}
+
+/// The client metadata a request passes on to its subgraphs, as HTTP headers.
+#[derive(Debug, Default, Clone)]
+pub struct Headers(Vec<(axum::http::HeaderName, axum::http::HeaderValue)>);
+
+impl Headers {
+    /// Headers from `(name, value)` pairs; pairs that are not valid HTTP headers are dropped.
+    pub fn from_pairs(pairs: &[(String, String)]) -> Headers {
+        Headers(
+            pairs
+                .iter()
+                .filter_map(|(name, value)| {
+                    let name = axum::http::HeaderName::from_bytes(name.as_bytes()).ok()?;
+                    let value = axum::http::HeaderValue::from_str(value).ok()?;
+                    Some((name, value))
+                })
+                .collect(),
+        )
+    }
+
+    /// The headers in order.
+    pub fn iter(&self) -> impl Iterator<Item = &(axum::http::HeaderName, axum::http::HeaderValue)> {
+        self.0.iter()
+    }
 }
 
 /// A subgraph's answer: status and raw body, parsed once by the executor.

@@ -53,10 +53,8 @@ async fn entities_from_three_subgraphs_are_fetched_once_per_subgraph() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subgraphs_answer_the_same_over_h2c_as_over_http1() {
-    let config = tributary_gateway::Config {
-        subgraph_h2c: true,
-        ..support::config()
-    };
+    let mut config = support::config();
+    config.subgraphs.h2c = true;
     let stack = Stack::start_with(config, support::ALL).await;
     let body = stack
         .query("{ books { id author { name } shippingCost } }", json!({}))
@@ -432,10 +430,8 @@ async fn identical_queries_in_flight_share_one_subgraph_request_and_mutations_ne
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_fetch_every_client_abandoned_is_cancelled_and_never_inherited() {
-    let config = tributary_gateway::Config {
-        subgraph_timeout_ms: 1_000,
-        ..support::config()
-    };
+    let mut config = support::config();
+    config.subgraphs.timeout_ms = 1_000;
     let stack = Stack::start_with(config, ALL).await;
     // The authors subgraph stalls; twelve clients give up on the same query after 200 ms.
     stack.fault("authors", Fault::Slow(Duration::from_secs(60)));
@@ -605,10 +601,8 @@ async fn a_subgraph_answering_garbage_leaves_partial_data_and_a_named_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subgraph_slower_than_its_timeout_leaves_partial_data_and_a_timeout_error() {
-    let config = tributary_gateway::Config {
-        subgraph_timeout_ms: 300,
-        ..support::config()
-    };
+    let mut config = support::config();
+    config.subgraphs.timeout_ms = 300;
     let started = Instant::now();
     let body = author_fetch_with(Fault::Slow(Duration::from_secs(5)), config).await;
     let elapsed = started.elapsed();

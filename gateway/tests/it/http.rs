@@ -369,10 +369,8 @@ async fn a_body_that_is_not_json_is_415() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_oversized_body_is_413_with_a_graphql_error() {
-    let config = tributary_gateway::Config {
-        max_body_bytes: 4096,
-        ..crate::support::config()
-    };
+    let mut config = crate::support::config();
+    config.server.max_body_bytes = 4096;
     let stack = Stack::start_with(config, crate::support::ALL).await;
     let padding = " ".repeat(8192);
     let request = json!({ "query": format!("{{ ping }}{padding}") });

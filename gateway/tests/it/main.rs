@@ -1,7 +1,9 @@
 //! Integration tests of the engine: real test subgraphs on loopback, the router over HTTP.
 
+mod config;
 mod federation;
 mod http;
+mod layering;
 mod robustness;
 mod subgraphs;
 mod support;

@@ -27,11 +27,9 @@ pub(crate) struct Stack {
 
 /// The configuration tests run with unless they need another.
 pub(crate) fn config() -> Config {
-    Config {
-        watch_supergraph: false,
-        subgraph_timeout_ms: 10_000,
-        ..Config::default()
-    }
+    let mut config = Config::default();
+    config.subgraphs.timeout_ms = 10_000;
+    config
 }
 
 impl Stack {
@@ -61,6 +59,11 @@ impl Stack {
             client: reqwest::Client::new(),
             subgraphs,
         }
+    }
+
+    /// The SDL of a supergraph composed from the named subgraphs of this stack.
+    pub(crate) fn supergraph_sdl(&self, names: &[&str]) -> String {
+        supergraph_sdl(&self.subgraphs, names)
     }
 
     /// A supergraph composed from the named subgraphs of this stack.

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use graphql_tools::static_graphql::schema::Document;
 use subgraph_kit::Subgraph;
-use tributary_gateway::http::persisted::Manifest;
+use tributary_gateway::Manifest;
 
 use crate::compat::{self, Allowed, Verdict};
 use crate::diff::DiffError;

@@ -5,7 +5,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use tributary_gateway::Supergraph;
-use tributary_gateway::http::persisted::{Manifest, sha256_hex};
+use tributary_gateway::{Manifest, sha256_hex};
 use tributary_schema::cli::workspace::{self, WorkspaceError, client_file};
 use tributary_schema::files::Artifacts;
 

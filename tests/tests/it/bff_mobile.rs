@@ -3,7 +3,7 @@
 
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
-use tributary_gateway::http::persisted::sha256_hex;
+use tributary_gateway::sha256_hex;
 use tributary_tests::{Bff, Environment, TestStack, each_backend, error_code};
 
 /// The persisted id of one of the app's operations, by name.

@@ -10,32 +10,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::engine::GraphqlRequest;
-
-/// How a BFF treats documents that are not in its manifest.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PersistedConfig {
-    /// A manifest file (`apollo-persisted-query-manifest` JSON) of the operations clients send.
-    pub manifest: Option<std::path::PathBuf>,
-    /// Refuse every document that is not in the manifest (production mobile clients).
-    pub safelist: bool,
-    /// Accept automatic persisted queries (register a hash, then send only the hash).
-    pub apq: bool,
-    /// Bytes of registered APQ documents to keep (least recently used go first).
-    pub apq_cache_bytes: u64,
-}
-
-impl Default for PersistedConfig {
-    fn default() -> Self {
-        PersistedConfig {
-            manifest: None,
-            safelist: false,
-            apq: true,
-            apq_cache_bytes: 16 * 1024 * 1024,
-        }
-    }
-}
+use crate::config::PersistedConfig;
+use crate::error::{Code, GraphqlError};
+use crate::request::Request;
 
 /// Why a request's document could not be resolved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,13 +33,19 @@ pub enum PersistedError {
 
 impl PersistedError {
     /// The stable `extensions.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> Code {
         match self {
-            PersistedError::NotFound => "PERSISTED_QUERY_NOT_FOUND",
-            PersistedError::NotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
-            PersistedError::HashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
-            PersistedError::Malformed => "BAD_REQUEST",
+            PersistedError::NotFound => Code::PersistedQueryNotFound,
+            PersistedError::NotSupported => Code::PersistedQueryNotSupported,
+            PersistedError::HashMismatch => Code::PersistedQueryHashMismatch,
+            PersistedError::Malformed => Code::BadRequest,
         }
+    }
+}
+
+impl From<PersistedError> for GraphqlError {
+    fn from(err: PersistedError) -> GraphqlError {
+        GraphqlError::new(err.code(), err.to_string())
     }
 }
 
@@ -119,13 +102,7 @@ impl Manifest {
             .into_iter()
             .map(|(name, body)| {
                 let body = body.trim().to_owned();
-                let kind = if body.starts_with("mutation") {
-                    "mutation"
-                } else if body.starts_with("subscription") {
-                    "subscription"
-                } else {
-                    "query"
-                };
+                let kind = operation_kind(&body);
                 ManifestOperation {
                     id: sha256_hex(&body),
                     name: name.to_owned(),
@@ -153,6 +130,25 @@ impl Manifest {
             source,
         })
     }
+}
+
+/// The kind of the first operation in `document`, read from the parsed document. A document
+/// that does not parse counts as a query: the engine refuses it when it is sent, and the
+/// schema tool validates every manifest operation against the API schema.
+fn operation_kind(document: &str) -> &'static str {
+    use graphql_tools::parser::query::{Definition, OperationDefinition};
+    let Ok(parsed) = graphql_tools::parser::parse_query::<String>(document) else {
+        return "query";
+    };
+    for definition in &parsed.definitions {
+        match definition {
+            Definition::Operation(OperationDefinition::Mutation(_)) => return "mutation",
+            Definition::Operation(OperationDefinition::Subscription(_)) => return "subscription",
+            Definition::Operation(_) => return "query",
+            Definition::Fragment(_) => {}
+        }
+    }
+    "query"
 }
 
 /// The persisted-operation store of one engine.
@@ -186,25 +182,16 @@ impl Persisted {
         }
     }
 
-    /// Fills in the request's document from an id or hash and enforces the safelist.
-    /// `document_id` is the `documentId` (or `id`) request member. A document sent with its
-    /// APQ hash comes back as a [`Registration`], to [`register`](Self::register) once the
-    /// document has been prepared, so only valid documents take room in the cache.
-    pub fn resolve(
-        &self,
-        request: &mut GraphqlRequest,
-        document_id: Option<&str>,
-    ) -> Result<Option<Registration>, PersistedError> {
-        if let Some(id) = document_id {
+    /// The document a request runs: sent in full, or found by persisted id or APQ hash; the
+    /// safelist is enforced here. A document sent with its APQ hash comes back with a
+    /// [`Registration`], to [`register`](Self::register) once it has been prepared, so only
+    /// valid documents take room in the cache. `None` when the request names no document.
+    pub fn resolve(&self, request: &Request) -> Result<Resolved, PersistedError> {
+        if let Some(id) = request.document_id.as_deref() {
             let body = self.by_id.get(id).ok_or(PersistedError::NotFound)?;
-            request.query = Some(body.to_string());
-            return Ok(None);
+            return Ok(Resolved::found(body));
         }
-        let hash = match request
-            .extensions
-            .as_ref()
-            .and_then(|e| e.get("persistedQuery"))
-        {
+        let hash = match request.extensions.get("persistedQuery") {
             None => None,
             Some(Value::Object(pq)) => {
                 let version = pq.get("version").and_then(Value::as_i64);
@@ -216,7 +203,8 @@ impl Persisted {
             }
             Some(_) => return Err(PersistedError::Malformed),
         };
-        match (request.query.as_deref(), hash) {
+        let query = request.query.as_deref().filter(|q| !q.trim().is_empty());
+        match (query, hash) {
             (Some(query), Some(hash)) => {
                 if sha256_hex(query) != hash {
                     return Err(PersistedError::HashMismatch);
@@ -224,21 +212,24 @@ impl Persisted {
                 if self.safelist && !self.by_id.contains_key(&hash) {
                     return Err(PersistedError::NotFound);
                 }
-                Ok(self.apq.is_some().then(|| Registration {
+                let document: Arc<str> = Arc::from(query);
+                let registration = self.apq.is_some().then(|| Registration {
                     hash,
-                    document: Arc::from(query),
-                }))
+                    document: document.clone(),
+                });
+                Ok(Resolved {
+                    document: Some(document),
+                    registration,
+                })
             }
             (None, Some(hash)) => {
                 if let Some(body) = self.by_id.get(&hash) {
-                    request.query = Some(body.to_string());
-                    return Ok(None);
+                    return Ok(Resolved::found(body));
                 }
                 match &self.apq {
                     Some(apq) => {
                         let body = apq.get(&hash).ok_or(PersistedError::NotFound)?;
-                        request.query = Some(body.to_string());
-                        Ok(None)
+                        Ok(Resolved::found(&body))
                     }
                     None if self.safelist => Err(PersistedError::NotFound),
                     None => Err(PersistedError::NotSupported),
@@ -248,9 +239,12 @@ impl Persisted {
                 if self.safelist && !self.by_id.contains_key(&sha256_hex(query)) {
                     return Err(PersistedError::NotFound);
                 }
-                Ok(None)
+                Ok(Resolved::found(&Arc::from(query)))
             }
-            (None, None) => Ok(None),
+            (None, None) => Ok(Resolved {
+                document: None,
+                registration: None,
+            }),
         }
     }
 
@@ -258,6 +252,23 @@ impl Persisted {
     pub fn register(&self, registration: Registration) {
         if let Some(apq) = &self.apq {
             apq.insert(registration.hash, registration.document);
+        }
+    }
+}
+
+/// The document a request runs, and an APQ registration to make once it has prepared.
+pub struct Resolved {
+    /// The document text; `None` when the request names none.
+    pub document: Option<Arc<str>>,
+    /// An APQ document to remember once it has proved valid.
+    pub registration: Option<Registration>,
+}
+
+impl Resolved {
+    fn found(document: &Arc<str>) -> Resolved {
+        Resolved {
+            document: Some(document.clone()),
+            registration: None,
         }
     }
 }

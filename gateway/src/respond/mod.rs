@@ -3,13 +3,14 @@
 //! schema, nulls propagated per the GraphQL specification, serialized once into one buffer.
 
 use graphql_tools::static_graphql::schema::Type;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use super::Outcome;
+use crate::error::{GraphqlError, PathSegment};
+use crate::execute::Outcome;
 use crate::prepare::Prepared;
-use crate::prepare::planner::{FieldSelection, SelectionItem, SelectionSet};
 use crate::supergraph::Supergraph;
 use crate::supergraph::api::{ApiSchema, TypeKind};
+use crate::supergraph::planner::{FieldSelection, SelectionItem, SelectionSet};
 
 /// Marks that a value could not be written and its nearest nullable parent must be null.
 struct Null;
@@ -25,8 +26,8 @@ struct Writer<'a> {
     api: &'a ApiSchema,
     variables: &'a Map<String, Value>,
     out: Vec<u8>,
-    errors: Vec<Value>,
-    prior: &'a [Value],
+    errors: Vec<GraphqlError>,
+    prior: &'a [GraphqlError],
     path: Vec<Seg<'a>>,
 }
 
@@ -66,7 +67,7 @@ pub fn write_response(
     let has_errors = !outcome.errors.is_empty() || !errors.is_empty();
     if has_errors {
         out.extend_from_slice(b",\"errors\":");
-        let all: Vec<&Value> = outcome.errors.iter().chain(errors.iter()).collect();
+        let all: Vec<&GraphqlError> = outcome.errors.iter().chain(errors.iter()).collect();
         let _ = serde_json::to_writer(&mut out, &all);
     }
     out.push(b'}');
@@ -330,39 +331,43 @@ impl<'a> Writer<'a> {
         !skip_if.is_some_and(var) && include_if.is_none_or(var)
     }
 
-    fn current_path(&self) -> Vec<Value> {
+    fn current_path(&self) -> Vec<PathSegment> {
         self.path
             .iter()
             .map(|seg| match seg {
-                Seg::Key(k) => Value::String((*k).to_owned()),
-                Seg::Index(i) => Value::from(*i),
+                Seg::Key(k) => PathSegment::Key((*k).to_owned()),
+                Seg::Index(i) => PathSegment::Index(*i),
             })
             .collect()
     }
 
     fn field_error(&mut self, message: String) {
         let path = self.current_path();
-        self.errors
-            .push(json!({ "message": message, "path": path }));
+        self.errors.push(GraphqlError::at_path(message, path));
     }
 
     /// Records "cannot return null" unless an error already explains this null.
     fn null_error(&mut self, context: &(String, String)) {
         let path = self.current_path();
-        let explained = self.prior.iter().chain(self.errors.iter()).any(|error| {
-            match error.get("path").and_then(Value::as_array) {
-                None => true,
-                Some(error_path) => {
-                    let n = error_path.len().min(path.len());
-                    error_path[..n] == path[..n]
-                }
-            }
-        });
+        let explained =
+            self.prior
+                .iter()
+                .chain(self.errors.iter())
+                .any(|error| match &error.path {
+                    None => true,
+                    Some(error_path) => {
+                        let n = error_path.len().min(path.len());
+                        error_path[..n] == path[..n]
+                    }
+                });
         if !explained {
-            self.errors.push(json!({
-                "message": format!("Cannot return null for non-nullable field {}.{}.", context.0, context.1),
-                "path": path,
-            }));
+            self.errors.push(GraphqlError::at_path(
+                format!(
+                    "Cannot return null for non-nullable field {}.{}.",
+                    context.0, context.1
+                ),
+                path,
+            ));
         }
     }
 }

@@ -16,7 +16,7 @@ use hive_router_query_planner::utils::parsing::{
     safe_parse_operation_with_token_limit, safe_parse_schema,
 };
 
-use crate::supergraph::SupergraphError;
+use super::SupergraphError;
 
 pub use hive_router_query_planner::ast::operation::{
     OperationDefinition as Operation, VariableDefinition,

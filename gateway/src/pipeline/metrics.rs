@@ -1,6 +1,6 @@
 //! Metrics, exported in Prometheus' text format at `/metrics`: operations by engine, operation
-//! name and client version, and uses of deprecated fields by client version (so a team can
-//! see which app versions still need a field before removing it).
+//! name and client version, and deprecated fields by the operations and client versions that
+//! use them (so a team can see which app versions still need a field before removing it).
 //!
 //! The `metrics` facade keeps one recorder per process; it is installed on first use and
 //! shared by every engine in the process (the launcher runs several), told apart by label.
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::engine::ClientInfo;
+use crate::request::ClientInfo;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -64,7 +64,6 @@ pub(crate) fn operation(
     engine: &str,
     operation: &str,
     client: &ClientInfo,
-    deprecated: &[String],
     has_errors: bool,
     elapsed: Duration,
 ) {
@@ -91,7 +90,16 @@ pub(crate) fn operation(
     }
     metrics::histogram!("tributary_operation_duration_seconds", "engine" => engine.to_owned())
         .record(elapsed.as_secs_f64());
-    for field in deprecated {
+}
+
+/// Records that a prepared operation sent by `client` uses deprecated `fields`; the caller
+/// calls it once per prepared operation and client version, not once per request.
+pub(crate) fn deprecated(engine: &str, client: &ClientInfo, fields: &[String]) {
+    for field in fields {
+        tracing::info!(engine, field = %field, client_name = %client.name, client_version = %client.version, "deprecated field used");
+        if handle().is_none() {
+            continue;
+        }
         let mut labels = vec![
             ("engine", label(engine)),
             ("field", label(field)),
@@ -103,6 +111,5 @@ pub(crate) fn operation(
             labels[3].1 = "other".to_owned();
         }
         metrics::counter!("tributary_deprecated_field_uses_total", &labels).increment(1);
-        tracing::info!(engine, field = %field, client_name = %client.name, client_version = %client.version, "deprecated field used");
     }
 }

@@ -1,0 +1,97 @@
+//! Admission: everything that decides whether a request may go on before its document is
+//! parsed: body and batch sizes, the persisted document or APQ hash it names, the safelist.
+//! Authentication (`auth.rs`) and rate limits (`rate_limit.rs`) join here.
+
+pub mod auth;
+pub mod persisted;
+pub mod rate_limit;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::{Code, GraphqlError};
+use crate::request::Request;
+use persisted::{Manifest, Persisted, Registration};
+
+/// A request that may go on: the document it runs and what to remember once it prepares.
+pub struct Admitted {
+    /// The document text.
+    pub document: Arc<str>,
+    /// An APQ document to register once it has prepared without error.
+    pub registration: Option<Registration>,
+}
+
+/// The admission rules of one engine.
+pub struct Admission {
+    persisted: Persisted,
+    max_batch: usize,
+    max_body_bytes: usize,
+}
+
+impl Admission {
+    /// Rules from the configuration, with the persisted operations of `manifest`.
+    pub fn new(config: &Config, manifest: Option<Manifest>) -> Admission {
+        Admission {
+            persisted: Persisted::new(&config.persisted, manifest),
+            max_batch: config.server.max_batch,
+            max_body_bytes: config.server.max_body_bytes,
+        }
+    }
+
+    /// Admits one request: finds its document and enforces the safelist.
+    pub fn admit(&self, request: &Request) -> Result<Admitted, GraphqlError> {
+        let resolved = self.persisted.resolve(request)?;
+        let Some(document) = resolved.document else {
+            return Err(GraphqlError::new(
+                Code::BadRequest,
+                "the request has no `query`",
+            ));
+        };
+        Ok(Admitted {
+            document,
+            registration: resolved.registration,
+        })
+    }
+
+    /// Remembers an APQ document that prepared without error.
+    pub fn register(&self, registration: Registration) {
+        self.persisted.register(registration);
+    }
+
+    /// Whether a batch of `len` operations may run.
+    pub fn batch(&self, len: usize) -> Result<(), GraphqlError> {
+        let max = self.max_batch;
+        if max == 0 {
+            return Err(GraphqlError::new(
+                Code::BatchingNotEnabled,
+                "batched requests are not accepted here",
+            ));
+        }
+        if len == 0 || len > max {
+            return Err(GraphqlError::new(
+                Code::BatchLimitExceeded,
+                format!("a batch must hold 1 to {max} operations"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The largest body accepted, in bytes.
+    pub fn max_body_bytes(&self) -> usize {
+        self.max_body_bytes
+    }
+
+    /// The refusal of a body over [`Self::max_body_bytes`].
+    pub fn body_too_large(&self) -> GraphqlError {
+        let limit = self.max_body_bytes;
+        GraphqlError::new(
+            Code::PayloadTooLarge,
+            format!("the request body is larger than the {limit} bytes accepted"),
+        )
+    }
+
+    /// The refusal of a request that names no operation (no document, persisted id or hash).
+    pub fn no_operation() -> GraphqlError {
+        GraphqlError::new(Code::BadRequest, "the request has no `query`")
+    }
+}

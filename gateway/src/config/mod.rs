@@ -1,0 +1,272 @@
+//! The engine's configuration: one document in sections, every field defaulted so an empty
+//! file runs, loaded by [`load`] from a TOML file with `TRIBUTARY_<SECTION>__<KEY>`
+//! environment overrides. The reference in `docs/config.md` is generated from these types.
+//!
+//! A binary's own settings (where to listen, which supergraph file, whether to watch it) are
+//! not here: they belong to the binary that serves the engine.
+
+mod load;
+mod reference;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use load::{ConfigError, load};
+pub use reference::{json_schema, markdown};
+
+/// Configuration of an engine and its front ends.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// How requests are received: naming, body and batch sizes, compression.
+    pub server: ServerConfig,
+    /// How subgraphs are called.
+    pub subgraphs: SubgraphsConfig,
+    /// Limits on operation shape and size.
+    pub limits: Limits,
+    /// Persisted operations: manifest, safelist, automatic persisted queries.
+    pub persisted: PersistedConfig,
+    /// Cross-origin requests from browsers.
+    pub cors: CorsConfig,
+    /// The GraphiQL page for developers.
+    pub graphiql: GraphiqlConfig,
+    /// Logs and metrics.
+    pub telemetry: TelemetryConfig,
+    /// Cache hints that decide how query responses may be cached.
+    pub cache: CacheConfig,
+}
+
+/// `[server]`: receiving requests.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// The name this engine reports in logs and metrics (`web`, `mobile`, `router`).
+    pub name: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Most operations in one batched POST (a JSON array); 0 refuses batches.
+    pub max_batch: usize,
+    /// Compress responses (gzip, br, zstd) when the client accepts it.
+    pub compression: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            name: "router".to_owned(),
+            max_body_bytes: 2 * 1024 * 1024,
+            max_batch: 0,
+            compression: true,
+        }
+    }
+}
+
+/// `[subgraphs]`: calling subgraphs.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SubgraphsConfig {
+    /// Per-subgraph request timeout, in milliseconds.
+    pub timeout_ms: u64,
+    /// Talk to subgraphs with HTTP/2 without TLS (h2c) instead of HTTP/1.1.
+    pub h2c: bool,
+    /// Share identical query requests to a subgraph that are in flight at the same time.
+    pub dedupe: bool,
+    /// Largest subgraph response body accepted, in bytes.
+    pub max_response_bytes: usize,
+    /// Client request headers copied onto every subgraph request (case-insensitive names).
+    pub forward_headers: Vec<String>,
+    /// Subgraph URLs replacing the ones the supergraph declares, by subgraph name.
+    pub urls: HashMap<String, String>,
+}
+
+impl Default for SubgraphsConfig {
+    fn default() -> Self {
+        SubgraphsConfig {
+            timeout_ms: 30_000,
+            h2c: false,
+            dedupe: true,
+            max_response_bytes: 64 * 1024 * 1024,
+            forward_headers: vec!["authorization".to_owned(), "x-request-id".to_owned()],
+            urls: HashMap::new(),
+        }
+    }
+}
+
+impl SubgraphsConfig {
+    /// The per-subgraph timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+/// `[limits]`: operation shape and size.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest number of lexical tokens in a document.
+    pub max_tokens: usize,
+    /// Deepest nesting of brackets (`{`, `[`, `(`) in the document text, checked before
+    /// parsing so the recursive parser never sees a document that could exhaust its stack.
+    pub max_nesting: usize,
+    /// Deepest nesting of selection sets.
+    pub max_depth: u32,
+    /// Most fields the operation selects once fragments are expanded.
+    pub max_fields: u64,
+    /// Most aliased fields once fragments are expanded.
+    pub max_aliases: u64,
+    /// Most fields directly on the root type.
+    pub max_root_fields: u64,
+    /// How many prepared operations (parsed, validated, planned) to keep.
+    pub plan_cache_size: u64,
+    /// Largest value a page-size argument may take; unset leaves them uncapped.
+    pub max_page_size: Option<i64>,
+    /// The argument names treated as page sizes.
+    pub page_size_arguments: Vec<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_tokens: 15_000,
+            max_nesting: 256,
+            max_depth: 32,
+            max_fields: 10_000,
+            max_aliases: 500,
+            max_root_fields: 64,
+            plan_cache_size: 1_000,
+            max_page_size: None,
+            page_size_arguments: vec!["first".to_owned(), "last".to_owned()],
+        }
+    }
+}
+
+/// `[persisted]`: how documents that are not sent in full are found, and which are allowed.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct PersistedConfig {
+    /// A manifest file (`apollo-persisted-query-manifest` JSON) of the operations clients send.
+    pub manifest: Option<PathBuf>,
+    /// Refuse every document that is not in the manifest (production mobile clients).
+    pub safelist: bool,
+    /// Accept automatic persisted queries (register a hash, then send only the hash).
+    pub apq: bool,
+    /// Bytes of registered APQ documents to keep (least recently used go first).
+    pub apq_cache_bytes: u64,
+}
+
+impl Default for PersistedConfig {
+    fn default() -> Self {
+        PersistedConfig {
+            manifest: None,
+            safelist: false,
+            apq: true,
+            apq_cache_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[cors]`: browsers on other origins.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Browser origins allowed (empty: no CORS headers).
+    pub origins: Vec<String>,
+}
+
+/// `[graphiql]`: the developer page on the GraphQL path.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphiqlConfig {
+    /// Serve GraphiQL to browsers on the GraphQL path.
+    pub enabled: bool,
+    /// Title of the page.
+    pub title: String,
+    /// Operations preloaded as tabs.
+    pub examples: Vec<GraphiqlExample>,
+}
+
+impl Default for GraphiqlConfig {
+    fn default() -> Self {
+        GraphiqlConfig {
+            enabled: true,
+            title: "Tributary".to_owned(),
+            examples: Vec::new(),
+        }
+    }
+}
+
+/// An operation preloaded in GraphiQL.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GraphiqlExample {
+    /// The tab's title.
+    pub name: String,
+    /// The document.
+    pub query: String,
+    /// Variables, as JSON text.
+    #[serde(default)]
+    pub variables: Option<String>,
+}
+
+/// `[telemetry]`: what the engine reports about itself.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Serve Prometheus metrics at `/metrics` (keep it off where clients can reach it).
+    pub metrics: bool,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig { metrics: true }
+    }
+}
+
+/// `[cache]`: max-age hints in seconds by type or by `Type.field`; the strictest hint of
+/// every type and field an operation selects (and every subgraph `Cache-Control`) wins.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Max-age used when nothing selected carries a hint (0: `no-store`).
+    pub default_max_age: u32,
+    /// Max-age by type name.
+    pub types: HashMap<String, u32>,
+    /// Max-age by `Type.field`.
+    pub fields: HashMap<String, u32>,
+}
+
+impl CacheConfig {
+    /// Hints from `(type, seconds)` and `(Type.field, seconds)` pairs; no default max-age.
+    pub fn from_hints(types: &[(&str, u32)], fields: &[(&str, u32)]) -> CacheConfig {
+        let map =
+            |pairs: &[(&str, u32)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
+        CacheConfig {
+            default_max_age: 0,
+            types: map(types),
+            fields: map(fields),
+        }
+    }
+}
+
+/// Where an engine runs: development turns on the conveniences (GraphiQL, automatic persisted
+/// queries, free-form documents on a safelisted API), production turns them off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// A developer's machine.
+    #[default]
+    Development,
+    /// Serving real clients.
+    Production,
+}
+
+impl Environment {
+    /// Whether this is production.
+    pub fn is_production(self) -> bool {
+        self == Environment::Production
+    }
+}

@@ -1,0 +1,176 @@
+//! The engine's own request and response types, free of any wire format: `http/` (and later
+//! WebSocket or SSE) turns what clients send into a [`Request`] and a [`Response`] back into
+//! bytes, statuses and headers.
+
+use serde_json::{Map, Value};
+
+use crate::error::{Code, GraphqlError};
+
+/// One GraphQL operation to run, as the engine sees it.
+#[derive(Debug, Default, Clone)]
+pub struct Request {
+    /// The document, when the client sent one.
+    pub query: Option<String>,
+    /// The id of a persisted operation (`documentId`, or `id`).
+    pub document_id: Option<String>,
+    /// Which operation of the document to run.
+    pub operation_name: Option<String>,
+    /// Variable values as the client sent them.
+    pub variables: Map<String, Value>,
+    /// Protocol extensions (persisted queries).
+    pub extensions: Map<String, Value>,
+    /// Who the client says it is.
+    pub client: ClientInfo,
+    /// Who is calling, as far as the engine can tell.
+    pub caller: Caller,
+    /// What the carrier of this request allows.
+    pub capabilities: Capabilities,
+    /// Request metadata to pass on to subgraphs, by name (lower case) and value, already
+    /// filtered by the forwarding rules.
+    pub forward: Vec<(String, String)>,
+}
+
+impl Request {
+    /// Whether the request names an operation at all: a document, a persisted id or an
+    /// automatic persisted query hash.
+    pub fn names_an_operation(&self) -> bool {
+        self.query.as_deref().is_some_and(|q| !q.trim().is_empty())
+            || self.document_id.is_some()
+            || self.extensions.contains_key("persistedQuery")
+    }
+}
+
+/// Who the client says it is (`apollographql-client-name` / `-version` over HTTP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's name, or `unknown`.
+    pub name: String,
+    /// The client's version, or `unknown`.
+    pub version: String,
+}
+
+impl Default for ClientInfo {
+    fn default() -> Self {
+        ClientInfo {
+            name: "unknown".to_owned(),
+            version: "unknown".to_owned(),
+        }
+    }
+}
+
+impl ClientInfo {
+    /// Longest name or version kept, in characters: both end up in logs and metric labels.
+    pub const MAX_LEN: usize = 64;
+
+    /// A client identity from what the client sent, cut to [`Self::MAX_LEN`]; missing or
+    /// empty parts read `unknown`.
+    pub fn new(name: Option<&str>, version: Option<&str>) -> ClientInfo {
+        let read = |value: Option<&str>| {
+            value
+                .map(|v| v.chars().take(Self::MAX_LEN).collect::<String>())
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "unknown".to_owned())
+        };
+        ClientInfo {
+            name: read(name),
+            version: read(version),
+        }
+    }
+}
+
+/// Who is calling. Today: whether the request carries credentials at all, which makes its
+/// response private to the caller.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The request carries credentials (a bearer token or a session cookie).
+    pub identified: bool,
+}
+
+/// What the carrier of a request lets it do.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Only queries may run (GraphQL over HTTP GET).
+    pub read_only: bool,
+}
+
+/// The kind of operation a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationType {
+    /// A read.
+    Query,
+    /// A write; never over a read-only carrier.
+    Mutation,
+    /// A stream of events.
+    Subscription,
+}
+
+/// How a response may be cached, as data; `http/` turns it into `Cache-Control`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CachePolicy {
+    /// Not to be stored anywhere.
+    NoStore,
+    /// Storable for `max_age` seconds, by any cache or by the caller's only.
+    Store {
+        /// Seconds the response stays fresh; never 0.
+        max_age: u32,
+        /// Who may store it.
+        scope: CacheScope,
+    },
+}
+
+/// Who may store a cacheable response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheScope {
+    /// Any cache, shared ones included.
+    Public,
+    /// Only the caller's own cache.
+    Private,
+}
+
+/// How a request ended, which decides its status on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// The operation ran; the body may still carry field errors.
+    Executed,
+    /// The request was refused before execution, with this code.
+    Refused(Code),
+}
+
+/// The engine's answer to one request.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The GraphQL response, serialized once.
+    pub body: Vec<u8>,
+    /// Executed or refused.
+    pub status: Status,
+    /// How it may be cached.
+    pub cache: CachePolicy,
+    /// How many subgraph requests it took.
+    pub fetches: usize,
+}
+
+impl Response {
+    /// A refusal with one error.
+    pub fn refused(error: GraphqlError) -> Response {
+        Response::refused_with(vec![error])
+    }
+
+    /// A refusal with several errors; the first one's code decides the status.
+    pub fn refused_with(errors: Vec<GraphqlError>) -> Response {
+        let code = errors
+            .first()
+            .and_then(GraphqlError::code)
+            .unwrap_or(Code::InternalServerError);
+        Response {
+            body: crate::error::errors_body(&errors),
+            status: Status::Refused(code),
+            cache: CachePolicy::NoStore,
+            fetches: 0,
+        }
+    }
+
+    /// A refusal with `code` and `message`.
+    pub fn refuse(code: Code, message: impl Into<String>) -> Response {
+        Response::refused(GraphqlError::new(code, message))
+    }
+}
