@@ -54,6 +54,10 @@ pub fn router(engine: Arc<Engine>) -> Router {
     if config.telemetry.metrics {
         router = router.route("/metrics", get(metrics));
     }
+    if config.graphiql.enabled {
+        let path = format!("{}{{file}}", graphiql::ASSET_PREFIX);
+        router = router.route(&path, get(graphiql_asset));
+    }
     if config.server.compression {
         router = router.layer(tower_http::compression::CompressionLayer::new());
     }
@@ -530,6 +534,23 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         .expose_headers([header::ETAG])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// A GraphiQL script, style sheet or licence, kept by browsers for a year (the path names the
+/// version).
+async fn graphiql_asset(axum::extract::Path(file): axum::extract::Path<String>) -> HttpResponse {
+    match graphiql::asset(&file) {
+        Some((content_type, bytes)) => (
+            StatusCode::OK,
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such GraphiQL asset").into_response(),
+    }
 }
 
 async fn metrics() -> HttpResponse {

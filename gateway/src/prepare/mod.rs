@@ -65,6 +65,9 @@ pub enum PrepareError {
     /// Several operations and no name to choose one.
     #[error("an operation name is required when the document contains several operations")]
     AmbiguousOperation,
+    /// A subscription, `@defer` or `@stream`, which this engine does not serve.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// The planner could not plan it.
     #[error(transparent)]
     Plan(#[from] PlanError),
@@ -80,6 +83,7 @@ impl PrepareError {
             | PrepareError::NoOperation
             | PrepareError::AmbiguousOperation => Code::GraphqlValidationFailed,
             PrepareError::UnknownOperation(_) => Code::GraphqlUnknownOperationName,
+            PrepareError::Unsupported(_) => Code::OperationNotSupported,
             PrepareError::Plan(PlanError::OperationSelection(_)) => {
                 Code::GraphqlUnknownOperationName
             }
@@ -192,6 +196,16 @@ impl Rules {
         let selected = select_operation(&document, operation_name)?;
         let (name, _) = operation_parts(selected);
         limits::check(&document, name, &self.limits)?;
+        if let OperationDefinition::Subscription(_) = selected {
+            return Err(PrepareError::Unsupported(
+                "subscriptions are not served over this endpoint",
+            ));
+        }
+        if uses_incremental_delivery(&document) {
+            return Err(PrepareError::Unsupported(
+                "@defer and @stream are not served over this endpoint",
+            ));
+        }
         let errors = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             validate(supergraph.api().document(), &document, &self.validation)
         }))
@@ -240,6 +254,33 @@ fn cache_key(version: u64, document: &str, operation_name: Option<&str>) -> u64 
     hasher.update(&[0xff]);
     hasher.update(operation_name.unwrap_or("").as_bytes());
     hasher.digest()
+}
+
+/// Whether any selection of the document carries `@defer` or `@stream`.
+fn uses_incremental_delivery(document: &query::Document) -> bool {
+    fn marked(directives: &[query::Directive]) -> bool {
+        directives
+            .iter()
+            .any(|d| d.name == "defer" || d.name == "stream")
+    }
+    fn walk(set: &SelectionSet) -> bool {
+        set.items.iter().any(|selection| match selection {
+            query::Selection::Field(field) => {
+                marked(&field.directives) || walk(&field.selection_set)
+            }
+            query::Selection::InlineFragment(fragment) => {
+                marked(&fragment.directives) || walk(&fragment.selection_set)
+            }
+            query::Selection::FragmentSpread(spread) => marked(&spread.directives),
+        })
+    }
+    document
+        .definitions
+        .iter()
+        .any(|definition| match definition {
+            Definition::Operation(operation) => walk(operation_parts(operation).1),
+            Definition::Fragment(fragment) => walk(&fragment.selection_set),
+        })
 }
 
 /// Picks the operation to run: by name, or the only one.

@@ -477,9 +477,62 @@ async fn browsers_get_graphiql_without_a_query() {
     assert!(page.contains("GraphiQL"), "{page}");
     assert!(page.contains(r#"url: "/graphql""#), "{page}");
 
+    // GraphiQL works offline: the page names no other host, and every script and style sheet
+    // it references is served here with its content type.
+    assert!(
+        !page.contains("http://") && !page.contains("https://") && !page.contains("//unpkg"),
+        "{page}"
+    );
+    let mut assets = Vec::new();
+    for (attribute, end) in [("src=\"", '"'), ("href=\"", '"')] {
+        for (at, _) in page.match_indices(attribute) {
+            let rest = &page[at + attribute.len()..];
+            assets.push(rest[..rest.find(end).unwrap()].to_owned());
+        }
+    }
+    assert_eq!(assets.len(), 4, "{assets:?}");
+    for asset in assets {
+        let response = stack
+            .client
+            .get(format!("{}{asset}", stack.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        let content_type = response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let expected = if asset.ends_with(".css") {
+            "text/css"
+        } else {
+            "text/javascript"
+        };
+        assert!(
+            content_type.starts_with(expected),
+            "{asset}: {content_type}"
+        );
+        assert!(response.bytes().await.unwrap().len() > 1000, "{asset}");
+    }
+
     // With a query, the same browser gets the result (`*/*` allows JSON).
     let answer = get(&stack, browser, &[("query", "{ ping }")]).await;
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.content_type, JSON);
     assert_eq!(answer.body, json!({ "data": { "ping": "pong" } }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_and_incremental_delivery_are_refused_as_not_supported() {
+    let stack = Stack::start().await;
+    for document in [
+        "subscription { ping }",
+        "{ books { title ... @defer { author { name } } } }",
+        "query Q { books @stream(initialCount: 1) { title } }",
+        "{ ...F } fragment F on Query { books { ... @defer { title } } }",
+    ] {
+        let answer = post(&stack, GRAPHQL_RESPONSE, json!({ "query": document })).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{document}");
+        assert_eq!(code(&answer.body), "OPERATION_NOT_SUPPORTED", "{document}");
+    }
 }
