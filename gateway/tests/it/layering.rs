@@ -277,3 +277,41 @@ fn every_emitted_code_is_a_code_variant() {
         spelled.join("\n")
     );
 }
+
+/// Every source file's text, by path relative to `src/`.
+fn sources() -> Vec<(PathBuf, String)> {
+    let root = source_root();
+    let mut all = Vec::new();
+    files(&root, &root, &mut all);
+    all.into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(root.join(&file)).unwrap();
+            (file, text)
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_planner_adapter_names_the_planner_crate() {
+    let naming: Vec<PathBuf> = sources()
+        .into_iter()
+        .filter(|(_, text)| text.contains("hive_router_query_planner"))
+        .map(|(file, _)| file)
+        .collect();
+    assert_eq!(naming, vec![PathBuf::from("supergraph/planner.rs")]);
+}
+
+#[test]
+fn the_engine_knows_nothing_of_the_demo_domains() {
+    let words = ["product", "catalog", "inventory", "review", "checkout", "customer"];
+    let mut found = Vec::new();
+    for (file, text) in sources() {
+        let lower = text.to_lowercase();
+        for word in words {
+            if lower.contains(word) {
+                found.push(format!("{}: {word}", file.display()));
+            }
+        }
+    }
+    assert!(found.is_empty(), "demo domains named in the engine:\n{}", found.join("\n"));
+}
