@@ -28,7 +28,7 @@ pub use async_graphql;
 pub use auth::{Auth, Caller, Claims};
 pub use error::{Code, ResultExt, error};
 pub use peer::Peers;
-pub use run::{Running, StartOptions, init_tracing, main, parse_peers, start};
+pub use run::{Running, StartOptions, main, start};
 pub use sea_orm;
 pub use sea_orm_migration;
 
