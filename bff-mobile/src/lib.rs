@@ -60,7 +60,7 @@ pub fn schema() -> MobileSchema {
 
 /// The mobile subgraph's Federation v2 SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    subgraph_kit::federation_sdl(&schema())
+    subgraph_core::federation_sdl(&schema())
 }
 
 /// The mobile BFF's engine: the embedded contract supergraph and manifest, `config`, and the

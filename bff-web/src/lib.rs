@@ -47,7 +47,7 @@ pub fn schema() -> WebSchema {
 
 /// The web subgraph's Federation v2 SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    subgraph_kit::federation_sdl(&schema())
+    subgraph_core::federation_sdl(&schema())
 }
 
 /// The web BFF's engine: the embedded supergraph, `config`, and the `web` subgraph in process.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{Context, ID, Object};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
-use subgraph_kit::error::not_provided;
+use subgraph_kit::reference::not_provided;
 use subgraph_kit::{ResultExt, input};
 
 use crate::entity::stock;
