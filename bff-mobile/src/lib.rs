@@ -6,10 +6,10 @@
 //!
 //! The crate composes nothing at run time: it embeds `schema/mobile/supergraph.graphql` (the
 //! contract supergraph) and `operations/manifest.json` (the app's operations, one file each in
-//! `operations/`), which `cargo run -p tributary-schema -- compose` writes, and it never
-//! depends on the schema crate (that crate reads [`sdl`] from here). Its fields return entity
-//! references and format what the planner fetches for them; the domains' logic stays in the
-//! domain subgraphs.
+//! `operations/`), which `cargo run -p tributary-schema-cli -- compose` writes, and it never
+//! depends on the schema crates (the schema command line reads [`sdl`] from here). Its fields
+//! return entity references and format what the planner fetches for them; the domains' logic
+//! stays in the domain subgraphs.
 //!
 //! # Layout
 //! - `local`: the `mobile` subgraph's schema and resolvers.

@@ -4,10 +4,10 @@
 //! subgraph named `web`.
 //!
 //! The crate composes nothing at run time: it embeds `schema/web/supergraph.graphql`, which
-//! `cargo run -p tributary-schema -- compose` writes from the domain subgraphs and [`sdl`], and
-//! it never depends on the schema crate (that crate reads [`sdl`] from here). Its fields return
-//! entity references and format what the planner fetches for them; the domains' logic stays in
-//! the domain subgraphs.
+//! `cargo run -p tributary-schema-cli -- compose` writes from the domain subgraphs and
+//! [`sdl`], and it never depends on the schema crates (the schema command line reads [`sdl`]
+//! from here). Its fields return entity references and format what the planner fetches for
+//! them; the domains' logic stays in the domain subgraphs.
 //!
 //! # Layout
 //! - `local`: the `web` subgraph's schema and resolvers.
