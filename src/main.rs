@@ -47,22 +47,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    subgraph_kit::init_tracing();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("tributary: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("tributary: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    tributary_process::run("tributary", || run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -103,7 +89,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         println!("  {name:<10} {url}");
     }
     println!("Press Ctrl-C to stop.");
-    tributary_gateway::shutdown::signal().await;
+    tributary_process::signal().await;
     println!("Shutting down...");
     stack.stop().await;
     Ok(())

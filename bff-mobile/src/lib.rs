@@ -6,10 +6,10 @@
 //!
 //! The crate composes nothing at run time: it embeds `schema/mobile/supergraph.graphql` (the
 //! contract supergraph) and `operations/manifest.json` (the app's operations, one file each in
-//! `operations/`), which `cargo run -p tributary-schema -- compose` writes, and it never
-//! depends on the schema crate (that crate reads [`sdl`] from here). Its fields return entity
-//! references and format what the planner fetches for them; the domains' logic stays in the
-//! domain subgraphs.
+//! `operations/`), which `cargo run -p tributary-schema-cli -- compose` writes, and it never
+//! depends on the schema crates (the schema command line reads [`sdl`] from here). Its fields
+//! return entity references and format what the planner fetches for them; the domains' logic
+//! stays in the domain subgraphs.
 //!
 //! # Layout
 //! - `local`: the `mobile` subgraph's schema and resolvers.
@@ -60,7 +60,7 @@ pub fn schema() -> MobileSchema {
 
 /// The mobile subgraph's Federation v2 SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    subgraph_kit::federation_sdl(&schema())
+    subgraph_core::federation_sdl(&schema())
 }
 
 /// The mobile BFF's engine: the embedded contract supergraph and manifest, `config`, and the

@@ -6,8 +6,8 @@
 
 use async_graphql::{Context, EmptyMutation, EmptySubscription, Enum, ID, Json, Object, Schema};
 use serde::Deserialize;
-use subgraph_kit::error::not_provided;
-use subgraph_kit::{Code, error, input};
+use subgraph_core::reference::not_provided;
+use subgraph_core::{Code, error, input};
 
 use crate::profile::Merchandising;
 
@@ -21,7 +21,7 @@ const THUMBNAIL_WIDTHS: std::ops::RangeInclusive<i32> = 16..=2048;
 
 /// Builds the mobile subgraph's executor with the given merchandising.
 pub(crate) fn schema_with(merchandising: Merchandising) -> MobileSchema {
-    subgraph_kit::harden(Schema::build(Query, EmptyMutation, EmptySubscription))
+    subgraph_core::harden(Schema::build(Query, EmptyMutation, EmptySubscription))
         .data(merchandising)
         .finish()
 }

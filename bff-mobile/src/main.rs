@@ -29,27 +29,13 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    subgraph_kit::init_tracing();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("bff-mobile: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("bff-mobile: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    tributary_process::run("bff-mobile", || run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = bff_mobile::profile(args.env);
-    config.subgraphs.urls = subgraph_kit::parse_peers(&args.subgraphs)?;
+    config.subgraphs.urls = tributary_process::parse_named_urls(&args.subgraphs)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -59,7 +45,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         "mobile BFF on http://{}/graphql ({:?})",
         args.listen, args.env
     );
-    tributary_gateway::shutdown::signal().await;
+    tributary_process::signal().await;
     shutdown.cancel();
     task.await??;
     Ok(())

@@ -4,10 +4,10 @@
 //! subgraph named `web`.
 //!
 //! The crate composes nothing at run time: it embeds `schema/web/supergraph.graphql`, which
-//! `cargo run -p tributary-schema -- compose` writes from the domain subgraphs and [`sdl`], and
-//! it never depends on the schema crate (that crate reads [`sdl`] from here). Its fields return
-//! entity references and format what the planner fetches for them; the domains' logic stays in
-//! the domain subgraphs.
+//! `cargo run -p tributary-schema-cli -- compose` writes from the domain subgraphs and
+//! [`sdl`], and it never depends on the schema crates (the schema command line reads [`sdl`]
+//! from here). Its fields return entity references and format what the planner fetches for
+//! them; the domains' logic stays in the domain subgraphs.
 //!
 //! # Layout
 //! - `local`: the `web` subgraph's schema and resolvers.
@@ -47,7 +47,7 @@ pub fn schema() -> WebSchema {
 
 /// The web subgraph's Federation v2 SDL, as `_service { sdl }` returns it.
 pub fn sdl() -> String {
-    subgraph_kit::federation_sdl(&schema())
+    subgraph_core::federation_sdl(&schema())
 }
 
 /// The web BFF's engine: the embedded supergraph, `config`, and the `web` subgraph in process.

@@ -7,8 +7,8 @@ use async_graphql::{
     Context, EmptyMutation, EmptySubscription, ID, Json, Object, Schema, SimpleObject,
 };
 use serde::Deserialize;
-use subgraph_kit::error::not_provided;
-use subgraph_kit::input;
+use subgraph_core::input;
+use subgraph_core::reference::not_provided;
 
 use crate::profile::Merchandising;
 
@@ -20,7 +20,7 @@ const MAX_FEATURED: i32 = 24;
 
 /// Builds the web subgraph's executor with the given merchandising.
 pub(crate) fn schema_with(merchandising: Merchandising) -> WebSchema {
-    subgraph_kit::harden(Schema::build(Query, EmptyMutation, EmptySubscription))
+    subgraph_core::harden(Schema::build(Query, EmptyMutation, EmptySubscription))
         .data(merchandising)
         .finish()
 }

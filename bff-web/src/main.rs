@@ -33,27 +33,13 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    subgraph_kit::init_tracing();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("bff-web: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("bff-web: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    tributary_process::run("bff-web", || run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let mut config = bff_web::profile(args.env);
-    config.subgraphs.urls = subgraph_kit::parse_peers(&args.subgraphs)?;
+    config.subgraphs.urls = tributary_process::parse_named_urls(&args.subgraphs)?;
     if !args.cors_origins.is_empty() {
         config.cors.origins = args.cors_origins;
     }
@@ -63,7 +49,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let task = bff_web::start(listener, config, shutdown.clone()).await?;
     println!("web BFF on http://{}/graphql ({:?})", args.listen, args.env);
-    tributary_gateway::shutdown::signal().await;
+    tributary_process::signal().await;
     shutdown.cancel();
     task.await??;
     Ok(())

@@ -2,7 +2,7 @@
 //! prepares operations (parse, validate, limits, plan; cached), executes plans over subgraph
 //! transports (HTTP and in-process) with batched entity fetches, and serves GraphQL over HTTP.
 //!
-//! It knows nothing of the demo domains (no product, user or order appears here) and nothing
+//! It knows nothing of the demo domains (none of their types or fields appears here) and nothing
 //! of either BFF: a BFF is an engine plus configuration plus in-process subgraphs.
 //!
 //! # Layout, along the request path
@@ -19,8 +19,6 @@
 //! 10. [`pipeline`]: the lifecycle as a sequence of stage calls; metrics.
 //! 11. [`engine`]: the handle (current supergraph, pipeline, transports).
 //! 12. [`http`]: GraphQL over HTTP, GraphiQL, health, metrics endpoint.
-//!
-//! [`shutdown`] stands apart: the signal binaries stop on.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 // A `GraphqlError` is a few hundred bytes and travels only on the refusal path, once per
@@ -37,13 +35,14 @@ pub mod pipeline;
 pub mod prepare;
 pub mod request;
 pub mod respond;
-pub mod shutdown;
 pub mod supergraph;
 pub mod transport;
 
 pub use admit::persisted::{Manifest, sha256_hex};
-pub use config::{Config, Environment};
+pub use config::Config;
 pub use engine::{Engine, EngineError};
 pub use error::{Code, GraphqlError};
 pub use request::{Request, Response};
 pub use supergraph::Supergraph;
+/// Where an engine runs (development or production), shared with every binary.
+pub use tributary_process::Environment;

@@ -34,24 +34,8 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("tributary-gateway: cannot start the runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("tributary-gateway: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    tributary_process::run("tributary-gateway", || run(args))
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
@@ -73,7 +57,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let app = tributary_gateway::http::router(engine);
     let stop = shutdown.clone();
     tokio::spawn(async move {
-        tributary_gateway::shutdown::signal().await;
+        tributary_process::signal().await;
         stop.cancel();
     });
     axum::serve(listener, app)

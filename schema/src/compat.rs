@@ -9,10 +9,10 @@ use crate::diff::{Change, DiffError, Severity, diff};
 /// The header of an empty allowed-breaking list, as `release` writes it.
 pub const ALLOWED_HEADER: &str = "\
 # Breaking changes accepted since the last release (`released.graphql`), one path per line as
-# `cargo run -p tributary-schema -- diff` prints it: `Product.description`,
+# `cargo run -p tributary-schema-cli -- diff` prints it: `Product.description`,
 # `Query.products(first:)`. Old app versions stay installed for months: list a change only once
 # no supported app version uses what it breaks, with a comment saying why.
-# `cargo run -p tributary-schema -- release` empties this list when a new version ships.
+# `cargo run -p tributary-schema-cli -- release` empties this list when a new version ships.
 ";
 
 /// The paths of breaking changes a release accepts: one per line, `#` starts a comment.

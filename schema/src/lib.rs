@@ -8,8 +8,9 @@
 //! `external: true` on `@external` key fields, `@interfaceObject` joins, the join spec's
 //! `repeatable` definitions and `@link`s): the gateway's planner, `hive-router-query-planner`,
 //! reads supergraphs in that form. The library does no I/O except in [`files`], and it knows
-//! nothing of the domains or of the BFFs: only [`cli`] (feature `cli`, on by default) names the
-//! subgraphs and clients whose files it writes, and only it calls the engine.
+//! nothing of the domains, the BFFs or the engine: the command line (`tools/schema-cli`, crate
+//! `tributary-schema-cli`) names the subgraphs and clients whose files it writes, and calls the
+//! engine.
 //!
 //! # Layout
 //! - [`compose()`]: subgraph sources in, supergraph SDL out, or a [`ComposeError`] naming the
@@ -22,11 +23,8 @@
 //! - [`diff()`]: breaking and safe changes between two API schemas; [`compat`]: the gate that
 //!   refuses breaking changes nobody accepted.
 //! - [`files`]: the files derived from the code, writing and drift checks.
-//! - [`cli`]: `compose`, `check`, `diff` and `release` over the workspace's subgraphs and BFFs.
 
 mod api;
-#[cfg(feature = "cli")]
-pub mod cli;
 pub mod compat;
 mod compose;
 mod contract;

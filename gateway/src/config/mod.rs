@@ -251,22 +251,3 @@ impl CacheConfig {
         }
     }
 }
-
-/// Where an engine runs: development turns on the conveniences (GraphiQL, automatic persisted
-/// queries, free-form documents on a safelisted API), production turns them off.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Environment {
-    /// A developer's machine.
-    #[default]
-    Development,
-    /// Serving real clients.
-    Production,
-}
-
-impl Environment {
-    /// Whether this is production.
-    pub fn is_production(self) -> bool {
-        self == Environment::Production
-    }
-}

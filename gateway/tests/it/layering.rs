@@ -23,7 +23,7 @@ const ORDER: &[&str] = &[
 
 /// Modules outside the order: they may not import any stage and none imports them, except
 /// the crate root and the binary.
-const APART: &[&str] = &["shutdown"];
+const APART: &[&str] = &[];
 
 fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
@@ -303,12 +303,16 @@ fn only_the_planner_adapter_names_the_planner_crate() {
 
 #[test]
 fn the_engine_knows_nothing_of_the_demo_domains() {
-    let words = ["product", "catalog", "inventory", "review", "checkout", "customer"];
+    let stems = ["product", "catalog", "inventory", "review", "checkout", "customer"];
     let mut found = Vec::new();
     for (file, text) in sources() {
         let lower = text.to_lowercase();
+        let words = lower.split(|c: char| !c.is_ascii_alphanumeric());
         for word in words {
-            if lower.contains(word) {
+            // `production` is an environment, not a domain.
+            let domain = stems.iter().any(|stem| word.starts_with(stem))
+                && !word.starts_with("production");
+            if domain {
                 found.push(format!("{}: {word}", file.display()));
             }
         }

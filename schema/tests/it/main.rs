@@ -1,12 +1,10 @@
-//! The schema crate's tests: composing small fixtures and the workspace's subgraphs, checking
-//! the result against the gateway's planner, contracts, API diffs, the mobile compatibility
-//! gate, and the drift check over the schema files.
+//! The schema crate's tests: composing small fixtures, checking the result against the
+//! gateway's planner, contracts, API diffs, and writing and drift-checking derived files. The
+//! tests over the workspace's own subgraphs and clients are the command line's
+//! (`tools/schema-cli/tests`), since only it names them.
 
-mod clients;
-mod compat;
 mod contracts;
 mod diff;
-mod domain;
 mod errors;
 mod files;
 mod patches;

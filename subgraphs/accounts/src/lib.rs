@@ -3,16 +3,25 @@
 //! It owns the `users` table and is the only place that sees a password. It issues HS256
 //! tokens (`sub` = user id, `scope` = `user`) with the secret shared through the kit, and
 //! knows nothing of products, reviews or orders: those subgraphs extend `User` themselves.
+//!
+//! # Layout
+//! - `query`: `User`, the queries and `User` entity references.
+//! - `mutation`: `signUp` and `login`, and password hashing.
+//! - `loader`: DataLoaders answering each batch of ids with one query.
+//! - `entity`, `migration`, `seed`: the table, how it is created, the demo users.
 
 mod entity;
+mod loader;
 mod migration;
-mod resolve;
+mod mutation;
+mod query;
 mod seed;
 
 use async_graphql::{EmptySubscription, Schema};
 use subgraph_kit::{Deps, Subgraph};
 
-pub use resolve::{Mutation, Query};
+pub use mutation::Mutation;
+pub use query::Query;
 
 /// The accounts subgraph's schema type.
 pub type AccountsSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -35,7 +44,7 @@ impl Subgraph for Accounts {
 
     fn executor(deps: Deps) -> impl async_graphql::Executor {
         builder()
-            .data(subgraph_kit::loader(resolve::UserLoader::new(
+            .data(subgraph_kit::loader(loader::UserLoader::new(
                 deps.db.clone(),
             )))
             .data(deps.db)

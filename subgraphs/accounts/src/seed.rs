@@ -4,7 +4,7 @@ use chrono::{TimeZone, Utc};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait};
 
 use crate::entity::user;
-use crate::resolve::hash_password;
+use crate::mutation::hash_password;
 
 /// The password of every seeded user.
 pub(crate) const DEMO_PASSWORD: &str = "tributary-demo";

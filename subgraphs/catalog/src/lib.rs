@@ -8,21 +8,24 @@
 //! # Layout
 //! - `entity`, `migration`, `seed`: the tables, how they are created, the demo data.
 //! - `loader`: DataLoaders answering each batch of keys with one query.
-//! - `resolve`: the GraphQL types and queries.
+//! - `query`: the GraphQL types, the queries and entity references.
+//! - `mutation`: the (empty) Mutation root; the catalog is read-only for clients.
 
 mod entity;
 mod loader;
 mod migration;
-mod resolve;
+mod mutation;
+mod query;
 mod seed;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema};
 use subgraph_kit::{Deps, Subgraph, loader};
 
-pub use resolve::Query;
+pub use mutation::Mutation;
+pub use query::Query;
 
 /// The catalog subgraph's schema type.
-pub type CatalogSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+pub type CatalogSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// The catalog subgraph, for the kit to run.
 pub struct Catalog;
@@ -51,6 +54,6 @@ impl Subgraph for Catalog {
     }
 }
 
-fn builder() -> async_graphql::SchemaBuilder<Query, EmptyMutation, EmptySubscription> {
-    subgraph_kit::harden(Schema::build(Query, EmptyMutation, EmptySubscription))
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
+    subgraph_kit::harden(Schema::build(Query, Mutation::default(), EmptySubscription))
 }

@@ -9,21 +9,23 @@
 //! issued. It knows nothing of orders or users beyond an opaque reservation id.
 //!
 //! # Layout
-//! - `resolve`: the `Product` extension, its batched stock loader and the shipping rule.
-//! - `reserve`: the all-or-nothing, idempotent reservation and its release.
+//! - `query`: the `Product` extension and the shipping rule.
+//! - `mutation`: the all-or-nothing, idempotent reservation and its release.
+//! - `loader`: the batched stock loader.
 //! - `entity`, `migration`, `seed`: tables, their migrations and the demo stock.
 
 mod entity;
+mod loader;
 mod migration;
-mod reserve;
-mod resolve;
+mod mutation;
+mod query;
 mod seed;
 
 use async_graphql::{EmptySubscription, Schema};
 use subgraph_kit::{Deps, Subgraph};
 
-pub use reserve::Mutation;
-pub use resolve::{
+pub use mutation::Mutation;
+pub use query::{
     FREE_SHIPPING_FROM_CENTS, Query, SHIPPING_BASE_CENTS, SHIPPING_CAP_CENTS,
     shipping_estimate_cents,
 };
@@ -49,7 +51,7 @@ impl Subgraph for Inventory {
 
     fn executor(deps: Deps) -> impl async_graphql::Executor {
         builder()
-            .data(subgraph_kit::loader(resolve::StockLoader::new(
+            .data(subgraph_kit::loader(loader::StockLoader::new(
                 deps.db.clone(),
             )))
             .data(deps.db)

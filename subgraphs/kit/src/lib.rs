@@ -1,23 +1,25 @@
 //! What every Tributary domain subgraph shares, so that a subgraph crate holds only its domain.
 //!
-//! The kit owns the bootstrap (command line, database connection, migrations, seeding, the
-//! axum server with `/graphql` and `/health`), the caller's identity as it arrives from the
-//! gateway (a JWT in `Authorization`), the stable error codes every subgraph answers with,
-//! input checks, DataLoader wiring and the client one subgraph uses to call another. It knows
-//! nothing of any domain: it never names a product, a user or an order.
+//! The kit owns what a domain service adds to an async-graphql subgraph: the bootstrap
+//! (command line, database connection, migrations, seeding, the axum server with `/graphql`
+//! and `/health`), the caller's identity as it arrives from the gateway (a JWT in
+//! `Authorization`) and the client one subgraph uses to call another. What every subgraph
+//! shares, the BFFs' in-process ones included (error codes, input checks, entity references,
+//! schema settings, DataLoader wiring), is `subgraph-core`'s and re-exported here; the
+//! process concerns (environment, tracing, shutdown, `main`) are `tributary-process`'s. It
+//! knows nothing of any domain: it never names a product, a user or an order.
 //!
 //! # Layout
 //! - [`Subgraph`]: the one trait a domain crate implements; [`start`] and [`main`] run it.
 //! - [`db`]: SQLite or PostgreSQL from one URL.
 //! - [`auth`]: issuing and verifying tokens; the caller of a request.
-//! - [`error`], [`input`]: stable `extensions.code`s and checks on client input.
+//! - [`error`], [`input`], [`reference`], [`harden`], [`federation_sdl`], [`loader`]:
+//!   re-exported from `subgraph-core`.
 //! - [`server`]: the HTTP surface of a subgraph.
 //! - [`peer`]: GraphQL calls from one subgraph to another.
 
 pub mod auth;
 pub mod db;
-pub mod error;
-pub mod input;
 pub mod peer;
 mod run;
 pub mod server;
@@ -26,11 +28,13 @@ use std::future::Future;
 
 pub use async_graphql;
 pub use auth::{Auth, Caller, Claims};
-pub use error::{Code, ResultExt, error};
 pub use peer::Peers;
-pub use run::{Running, StartOptions, init_tracing, main, parse_peers, start};
+pub use run::{Running, StartOptions, main, start};
 pub use sea_orm;
 pub use sea_orm_migration;
+pub use subgraph_core::{
+    Code, ResultExt, error, federation_sdl, harden, input, loader, not_provided, reference,
+};
 
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
@@ -63,38 +67,4 @@ pub struct Deps {
     pub auth: Auth,
     /// GraphQL endpoints of the other subgraphs this one calls (orders calls catalog and inventory).
     pub peers: Peers,
-}
-
-/// Applies the settings every subgraph schema shares: federation and limits on query shape.
-pub fn harden<Q, M, S>(
-    builder: async_graphql::SchemaBuilder<Q, M, S>,
-) -> async_graphql::SchemaBuilder<Q, M, S> {
-    builder
-        .enable_federation()
-        .limit_depth(32)
-        .limit_recursive_depth(64)
-        .limit_complexity(20_000)
-        .limit_directives(32)
-}
-
-/// Renders the Federation v2 SDL of a schema the way `_service { sdl }` returns it.
-pub fn federation_sdl<Q, M, S>(schema: &async_graphql::Schema<Q, M, S>) -> String
-where
-    Q: async_graphql::ObjectType + 'static,
-    M: async_graphql::ObjectType + 'static,
-    S: async_graphql::SubscriptionType + 'static,
-{
-    schema.sdl_with_options(
-        async_graphql::SDLExportOptions::new()
-            .federation()
-            .compose_directive(),
-    )
-}
-
-/// Wraps a loader in async-graphql's DataLoader, batching on the tokio runtime.
-pub fn loader<L>(inner: L) -> async_graphql::dataloader::DataLoader<L>
-where
-    L: Send + Sync + 'static,
-{
-    async_graphql::dataloader::DataLoader::new(inner, tokio::spawn)
 }

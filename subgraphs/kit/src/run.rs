@@ -1,16 +1,16 @@
 //! Starting a subgraph: connect, migrate, seed, serve until shut down.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use sea_orm_migration::MigratorTrait;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tributary_process::Environment;
 
 use crate::auth::{self, Auth, DEV_SECRET};
 use crate::peer::Peers;
@@ -89,15 +89,6 @@ pub async fn start<S: Subgraph>(
     })
 }
 
-/// Where a subgraph runs, which decides what it refuses to start with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Environment {
-    /// A laptop or a test: the public development secret is fine.
-    Development,
-    /// Anywhere real: a weak or public signing secret is refused at start-up.
-    Production,
-}
-
 /// Command line of a subgraph run on its own.
 #[derive(Parser)]
 struct Args {
@@ -124,47 +115,15 @@ struct Args {
     peers: Vec<String>,
 }
 
-/// Installs the `tracing` subscriber, filtered by `RUST_LOG` (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
-}
-
-/// Parses `NAME=URL` peer arguments.
-pub fn parse_peers(args: &[String]) -> anyhow::Result<HashMap<String, String>> {
-    args.iter()
-        .map(|arg| {
-            arg.split_once('=')
-                .map(|(name, url)| (name.trim().to_owned(), url.trim().to_owned()))
-                .with_context(|| format!("peer `{arg}` is not NAME=URL"))
-        })
-        .collect()
-}
-
 /// The `main` of a subgraph binary: parse the command line, serve until Ctrl-C or SIGTERM.
 pub fn main<S: Subgraph>() -> ExitCode {
-    init_tracing();
     let args = Args::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("{}: cannot start the runtime: {err}", S::NAME);
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(serve_alone::<S>(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("{}: {err:#}", S::NAME);
-            ExitCode::FAILURE
-        }
-    }
+    tributary_process::run(S::NAME, || serve_alone::<S>(args))
 }
 
 async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
-    auth::check_secret(&args.jwt_secret, args.env == Environment::Production)?;
-    let peers = Peers::try_new(parse_peers(&args.peers)?)?;
+    auth::check_secret(&args.jwt_secret, args.env.is_production())?;
+    let peers = Peers::try_new(tributary_process::parse_named_urls(&args.peers)?)?;
     let listen = args
         .listen
         .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], S::DEFAULT_PORT)));
@@ -187,25 +146,8 @@ async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
     )
     .await?;
     println!("{} subgraph: {}", S::NAME, running.url());
-    shutdown_signal().await?;
+    tributary_process::signal().await;
     shutdown.cancel();
     running.task.await??;
     Ok(())
-}
-
-/// Resolves on Ctrl-C or, on Unix, on SIGTERM (what container runtimes and systemd send).
-async fn shutdown_signal() -> std::io::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result,
-            _ = terminate.recv() => Ok(()),
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await
-    }
 }

@@ -1,4 +1,4 @@
-//! The orders schema's write side: checkout and cancellation.
+//! Checkout and cancellation: the rules behind the Mutation root in `mutation`.
 //!
 //! Checkout is idempotent per customer and key: the unique index on
 //! `(customer_id, idempotency_key)` lets exactly one request insert the order, as `PENDING`
@@ -18,34 +18,38 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{ID, InputObject};
 use chrono::{SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
     QueryFilter, TransactionTrait,
 };
-use subgraph_kit::auth::require_user;
 use subgraph_kit::db::is_unique_violation;
 use subgraph_kit::{Code, ResultExt, error, input};
 
 use crate::entity::{order, order_line};
-use crate::resolve::Order;
 use crate::upstream::{Price, ReserveError, Upstream};
 
 /// The most lines one checkout may hold.
 const MAX_LINES: usize = 50;
+
 /// The most units of one product one order may hold.
 const MAX_QUANTITY: i32 = 100;
+
 /// Idempotency keys are this many characters long, at least.
 const MIN_KEY: usize = 8;
+
 /// ... and at most.
 const MAX_KEY: usize = 128;
+
 /// How often a checkout waiting for a concurrent one with the same key looks again.
 const POLL_EVERY: Duration = Duration::from_millis(20);
+
 /// How long the request holding a `PENDING` order may take to finish it before a retry takes
 /// over: well past the two peer calls (10 s timeout each) finishing may make.
 const LEASE: Duration = Duration::from_secs(30);
+
 /// How many times one checkout tries to insert its order when earlier winners of the same key
 /// failed and removed theirs.
 const MAX_ATTEMPTS: usize = 64;
@@ -60,7 +64,7 @@ pub(crate) struct CheckoutLineInput {
 }
 
 /// A validated checkout request.
-struct Request {
+pub(crate) struct Request {
     key: String,
     /// Merged by product, in product id order.
     lines: BTreeMap<i64, i32>,
@@ -78,7 +82,10 @@ pub(crate) fn canonical_lines(lines: &BTreeMap<i64, i32>) -> String {
         .join(",")
 }
 
-fn checked_request(lines: &[CheckoutLineInput], key: &str) -> async_graphql::Result<Request> {
+pub(crate) fn checked_request(
+    lines: &[CheckoutLineInput],
+    key: &str,
+) -> async_graphql::Result<Request> {
     let merged = input::merged_lines(
         lines.iter().map(|line| (&line.product_id, line.quantity)),
         MAX_LINES,
@@ -98,41 +105,7 @@ fn checked_request(lines: &[CheckoutLineInput], key: &str) -> async_graphql::Res
     })
 }
 
-/// Mutations of the orders subgraph.
-pub struct Mutation;
-
-#[Object]
-impl Mutation {
-    /// Places an order for the signed-in user at the catalog's current prices, reserving its
-    /// stock. Retrying with the same `idempotencyKey` returns the same order and never places a
-    /// second one; the same key with other lines is a `CONFLICT`. Fails with
-    /// `INSUFFICIENT_STOCK` or `NOT_FOUND` (nothing is ordered then), or `UPSTREAM_FAILED`.
-    async fn checkout(
-        &self,
-        ctx: &Context<'_>,
-        lines: Vec<CheckoutLineInput>,
-        idempotency_key: String,
-    ) -> async_graphql::Result<Order> {
-        let customer = require_user(ctx)?;
-        let request = checked_request(&lines, &idempotency_key)?;
-        let db = ctx.data::<DatabaseConnection>()?;
-        let upstream = ctx.data::<Upstream>()?;
-        place(db, upstream, customer, &request).await.map(Order)
-    }
-
-    /// Cancels one of the signed-in user's placed orders and returns its stock to inventory.
-    /// `NOT_FOUND` for an unknown order, `FORBIDDEN` for someone else's, `INVALID_STATE` when it
-    /// is not placed (already cancelled).
-    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
-        let customer = require_user(ctx)?;
-        let id = input::id(&id, "id")?;
-        let db = ctx.data::<DatabaseConnection>()?;
-        let upstream = ctx.data::<Upstream>()?;
-        cancel(db, upstream, customer, id).await.map(Order)
-    }
-}
-
-async fn place(
+pub(crate) async fn place(
     db: &DatabaseConnection,
     upstream: &Upstream,
     customer: i64,
@@ -390,7 +363,7 @@ async fn set_status(db: &DatabaseConnection, id: i64, from: &str, to: &str) -> R
     Ok(updated.rows_affected == 1)
 }
 
-async fn cancel(
+pub(crate) async fn cancel(
     db: &DatabaseConnection,
     upstream: &Upstream,
     customer: i64,

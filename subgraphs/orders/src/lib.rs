@@ -9,23 +9,28 @@
 //! (`PENDING`) is invisible.
 //!
 //! # Layout
-//! - `checkout`: `checkout` (idempotent per customer and key) and `cancelOrder`.
-//! - `resolve`: `Order`, `OrderLine`, `User.orders`, the queries and their batch loaders.
+//! - `query`: `Order`, `OrderLine`, `User.orders`, the queries and entity references.
+//! - `mutation`: the Mutation root, `checkout` and `cancelOrder`.
+//! - `checkout`: the rules behind both: checkout idempotent per customer and key, under a
+//!   lease; cancellation.
+//! - `loader`: the batch loaders behind the queries.
 //! - `upstream`: the calls to catalog and inventory.
 //! - `entity`, `migration`, `seed`: tables, their migrations and the demo orders.
 
 mod checkout;
 mod entity;
+mod loader;
 mod migration;
-mod resolve;
+mod mutation;
+mod query;
 mod seed;
 mod upstream;
 
 use async_graphql::{EmptySubscription, Schema};
 use subgraph_kit::{Deps, Subgraph};
 
-pub use checkout::Mutation;
-pub use resolve::Query;
+pub use mutation::Mutation;
+pub use query::Query;
 
 /// The orders subgraph's schema type.
 pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -47,7 +52,7 @@ impl Subgraph for Orders {
     }
 
     fn executor(deps: Deps) -> impl async_graphql::Executor {
-        let (orders, lines, customer_orders) = resolve::loaders(&deps.db);
+        let (orders, lines, customer_orders) = loader::loaders(&deps.db);
         builder()
             .data(orders)
             .data(lines)

@@ -10,21 +10,21 @@
 //! # Layout
 //! - `entity`, `migration`, `seed`: the table, how it is created, the demo data.
 //! - `loader`: DataLoaders answering each batch of parent ids with one query.
-//! - `resolve`: the GraphQL types and queries; `mutation`: `addReview`.
+//! - `query`: the GraphQL types, the queries and entity references; `mutation`: `addReview`.
 
 mod entity;
 mod loader;
 mod migration;
 mod mutation;
-mod resolve;
+mod query;
 mod seed;
 
 use async_graphql::{EmptySubscription, Schema};
 use subgraph_kit::{Deps, Subgraph, loader};
 
-use crate::loader::{NewestReviewsLoader, Parent};
+use crate::loader::{AuthorReviews, NewestReviewsLoader, Parent, ProductReviews};
 pub use mutation::Mutation;
-pub use resolve::Query;
+pub use query::Query;
 
 /// The reviews subgraph's schema type.
 pub type ReviewsSchema = Schema<Query, Mutation, EmptySubscription>;
@@ -49,11 +49,11 @@ impl Subgraph for Reviews {
         let db = &deps.db;
         builder()
             .data(loader(loader::ReviewLoader::new(db.clone())))
-            .data(resolve::ProductReviews(loader(NewestReviewsLoader::new(
+            .data(ProductReviews(loader(NewestReviewsLoader::new(
                 db.clone(),
                 Parent::Product,
             ))))
-            .data(resolve::AuthorReviews(loader(NewestReviewsLoader::new(
+            .data(AuthorReviews(loader(NewestReviewsLoader::new(
                 db.clone(),
                 Parent::Author,
             ))))

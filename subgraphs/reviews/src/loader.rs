@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult, Order,
@@ -14,6 +14,12 @@ use crate::entity::review;
 
 /// The most reviews one parent's list may show; `first` is checked against it.
 pub(crate) const MAX_LIST: i32 = 50;
+
+/// The loader behind `Product.reviews`, a distinct type from the one behind `User.reviews`.
+pub(crate) struct ProductReviews(pub(crate) DataLoader<NewestReviewsLoader>);
+
+/// The loader behind `User.reviews`.
+pub(crate) struct AuthorReviews(pub(crate) DataLoader<NewestReviewsLoader>);
 
 /// Loads reviews by id.
 pub(crate) struct ReviewLoader {

@@ -1,4 +1,5 @@
-//! Writing reviews: `addReview`, which checks the product with catalog before storing.
+//! The reviews schema's write side: `addReview`, which checks the product with catalog before
+//! storing.
 
 use async_graphql::{Context, ID, Object};
 use chrono::Utc;
@@ -8,7 +9,7 @@ use subgraph_kit::auth::require_user;
 use subgraph_kit::{Caller, Code, Peers, ResultExt, error, input};
 
 use crate::entity::review;
-use crate::resolve::Review;
+use crate::query::Review;
 
 /// The longest review body accepted, in characters.
 const MAX_BODY: usize = 2000;

@@ -1,4 +1,5 @@
-//! The reviews schema: `Review`, and the `Product` and `User` entities it extends.
+//! The reviews schema's read side: `Review`, the `Product` and `User` entities it extends, and
+//! the queries.
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object};
@@ -6,13 +7,9 @@ use chrono::{DateTime, Utc};
 use subgraph_kit::{Code, ResultExt, error, input};
 
 use crate::entity::review;
-use crate::loader::{MAX_LIST, NewestReviewsLoader, RatingStatsLoader, ReviewLoader};
-
-/// The loader behind `Product.reviews`, a distinct type from the one behind `User.reviews`.
-pub(crate) struct ProductReviews(pub(crate) DataLoader<NewestReviewsLoader>);
-
-/// The loader behind `User.reviews`.
-pub(crate) struct AuthorReviews(pub(crate) DataLoader<NewestReviewsLoader>);
+use crate::loader::{
+    AuthorReviews, MAX_LIST, NewestReviewsLoader, ProductReviews, RatingStatsLoader, ReviewLoader,
+};
 
 /// A user's rating and opinion of a product.
 pub(crate) struct Review(pub(crate) review::Model);

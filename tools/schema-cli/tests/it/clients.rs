@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use tributary_gateway::Supergraph;
 use tributary_gateway::{Manifest, sha256_hex};
-use tributary_schema::cli::workspace::{self, WorkspaceError, client_file};
 use tributary_schema::files::Artifacts;
+use tributary_schema_cli::workspace::{self, WorkspaceError, client_file};
 
 use crate::definition;
 

@@ -1,9 +1,18 @@
 //! The `tributary-schema` command line. `compose` writes every file derived from the code (see
 //! [`workspace`]); `check` fails when those files no longer match the code or when the mobile
 //! API breaks its last release; `diff OLD NEW` lists the changes between two API schemas and
-//! fails on a breaking one; `release` records the current mobile API as released. The one
-//! module of the crate that names the domain subgraphs and the BFFs, and calls the engine; it
-//! reads their SDL from their libraries, without starting a server.
+//! fails on a breaking one; `release` records the current mobile API as released.
+//!
+//! This crate is the only one in the workspace that names every domain subgraph and both BFFs,
+//! and the only user of the `tributary-schema` library that also calls the engine (to derive
+//! API schemas and load every supergraph it writes). It reads the subgraphs' SDL from their
+//! libraries, without starting a server or opening a database. The library stays free of all
+//! of them: composition, contracts, diffs and drift checks know no domain and no client.
+//!
+//! # Layout
+//! - [`main`]: parses the command line and runs one command.
+//! - [`workspace`]: which subgraphs and clients there are, where each derived file goes, the
+//!   mobile operation manifest and the mobile gate.
 
 pub mod workspace;
 
@@ -14,9 +23,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::compat::{ALLOWED_HEADER, Verdict};
-use crate::diff::{Severity, diff};
-use crate::files::{self, Drift};
+use tributary_schema::compat::{ALLOWED_HEADER, Verdict};
+use tributary_schema::diff::{Severity, diff};
+use tributary_schema::files::{self, Drift};
 use workspace::{ALLOWED_FILE, GATED_CLIENT, RELEASED_FILE, client_file};
 pub use workspace::{domain_sources, source};
 
@@ -110,7 +119,7 @@ fn check(root: &Path, artifacts: &files::Artifacts) -> Result<ExitCode, workspac
         eprintln!("{item}");
     }
     if !drift.is_empty() {
-        eprintln!("run `cargo run -p tributary-schema -- compose` and commit the result");
+        eprintln!("run `cargo run -p tributary-schema-cli -- compose` and commit the result");
     }
     let verdict = gate(root, artifacts)?;
     report(&verdict);

@@ -1,5 +1,6 @@
-//! Reserving and releasing stock for orders: internal mutations, hidden from clients by
-//! `@inaccessible` and guarded by the `inventory:reserve` scope.
+//! The inventory schema's write side: reserving and releasing stock for orders, internal
+//! mutations hidden from clients by `@inaccessible` and guarded by the `inventory:reserve`
+//! scope.
 //!
 //! A reservation is all-or-nothing and keyed by the caller's id, so a retried call never
 //! reserves twice: its rows are inserted first (which also takes SQLite's write lock), then

@@ -21,10 +21,12 @@ use graphql_tools::static_graphql::schema::Document;
 use subgraph_kit::Subgraph;
 use tributary_gateway::Manifest;
 
-use crate::compat::{self, Allowed, Verdict};
-use crate::diff::DiffError;
-use crate::files::{Artifacts, FileError};
-use crate::{ComposeError, Contract, ContractError, SubgraphSource, compose, render_api};
+use tributary_schema::compat::{self, Allowed, Verdict};
+use tributary_schema::diff::DiffError;
+use tributary_schema::files::{Artifacts, FileError, SUBGRAPHS_DIR, SUPERGRAPH_FILE};
+use tributary_schema::{
+    ComposeError, Contract, ContractError, SubgraphSource, compose, render_api,
+};
 
 /// The schema directory, under the workspace root.
 pub const SCHEMA_DIR: &str = "schema";
@@ -99,11 +101,12 @@ pub enum WorkspaceError {
     },
 }
 
-/// The workspace root: the parent of this crate's directory.
+/// The workspace root: two levels above this crate's directory (`tools/schema-cli`).
 pub fn default_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from(".."), Path::to_owned)
+        .ancestors()
+        .nth(2)
+        .map_or_else(|| PathBuf::from("../.."), Path::to_owned)
 }
 
 /// The five domain subgraphs, each at its default loopback address.
@@ -158,12 +161,12 @@ pub fn artifacts(root: &Path) -> Result<Artifacts, WorkspaceError> {
 
     let mut all = domains.clone();
     all.extend(clients.iter().map(|c| c.local.clone()));
-    files.subgraphs(schema.join(crate::files::SUBGRAPHS_DIR), &all);
+    files.subgraphs(schema.join(SUBGRAPHS_DIR), &all);
     let router = compose(&domains).map_err(|source| WorkspaceError::Compose {
         client: "router",
         source,
     })?;
-    files.add(schema.join(crate::files::SUPERGRAPH_FILE), &router);
+    files.add(schema.join(SUPERGRAPH_FILE), &router);
 
     for client in &clients {
         let mut sources = domains.clone();

@@ -1,88 +1,20 @@
-//! The accounts schema: `User`, its queries, sign-up and login.
-
-use std::collections::HashMap;
-use std::sync::Arc;
+//! The accounts schema's write side: sign-up and login, and the password hashing they use.
 
 use argon2::Argon2;
 use argon2::password_hash::{
     PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
 };
-use async_graphql::connection::{Connection, Edge, EmptyFields};
-use async_graphql::dataloader::{DataLoader, Loader};
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
+    QueryFilter,
 };
-use subgraph_kit::auth::{Auth, require_caller};
+use subgraph_kit::auth::Auth;
 use subgraph_kit::{Code, ResultExt, error, input};
 
 use crate::entity::user;
-
-/// Loads users by id in one query per batch.
-pub(crate) struct UserLoader {
-    db: DatabaseConnection,
-}
-
-impl UserLoader {
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
-        UserLoader { db }
-    }
-}
-
-impl Loader<i64> for UserLoader {
-    type Value = user::Model;
-    type Error = Arc<DbErr>;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, user::Model>, Self::Error> {
-        let rows = user::Entity::find()
-            .filter(user::Column::Id.is_in(keys.iter().copied()))
-            .all(&self.db)
-            .await?;
-        Ok(rows.into_iter().map(|row| (row.id, row)).collect())
-    }
-}
-
-/// A person with an account.
-pub(crate) struct User(user::Model);
-
-#[Object(name = "User")]
-impl User {
-    /// The user's id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    /// The sign-in email; only the user themselves may read it.
-    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<&str> {
-        let caller = require_caller(ctx)?;
-        if caller.sub == self.0.id.to_string() {
-            Ok(&self.0.email)
-        } else {
-            Err(error(
-                Code::Forbidden,
-                "only the user themselves may read their email",
-            ))
-        }
-    }
-
-    /// The display name.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// The unique handle.
-    #[graphql(shareable)]
-    async fn username(&self) -> &str {
-        &self.0.username
-    }
-
-    /// When the account was created.
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-}
+use crate::query::User;
 
 /// A signed-in session: the token to send as `Authorization: Bearer <token>`, and its user.
 #[derive(SimpleObject)]
@@ -106,85 +38,6 @@ pub(crate) struct SignUpInput {
     username: String,
     /// At least 8 characters.
     password: String,
-}
-
-/// Queries of the accounts subgraph.
-pub struct Query;
-
-#[Object]
-impl Query {
-    /// The signed-in user, or null for an anonymous caller.
-    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(claims) = ctx
-            .data_opt::<subgraph_kit::Caller>()
-            .and_then(|c| c.claims.as_ref())
-        else {
-            return Ok(None);
-        };
-        match claims.sub.parse::<i64>() {
-            Ok(id) => load_user(ctx, id).await,
-            Err(_) => Ok(None),
-        }
-    }
-
-    /// One user by id, or null when there is none.
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
-        match input::lookup_id(&id) {
-            Some(id) => load_user(ctx, id).await,
-            None => Ok(None),
-        }
-    }
-
-    /// Users in sign-up order, a page at a time.
-    #[graphql(tag = "web")]
-    async fn users(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(default = 20)] first: i32,
-        after: Option<String>,
-    ) -> async_graphql::Result<Connection<String, User, EmptyFields, EmptyFields>> {
-        let limit = input::page_size(first, 100)?;
-        let offset = input::cursor(after.as_deref())?;
-        let db = ctx.data::<DatabaseConnection>()?;
-        let mut rows = user::Entity::find()
-            .order_by_asc(user::Column::Id)
-            .offset(offset)
-            .limit(limit + 1)
-            .all(db)
-            .await
-            .internal("listing users")?;
-        let has_next = rows.len() as u64 > limit;
-        rows.truncate(limit as usize);
-        let mut page = Connection::new(offset > 0, has_next);
-        page.edges.extend(
-            rows.into_iter()
-                .enumerate()
-                .map(|(i, row)| Edge::new(input::encode_cursor(offset + i as u64 + 1), User(row))),
-        );
-        Ok(page)
-    }
-
-    /// Resolves `User` entity references for the gateway.
-    #[graphql(entity)]
-    async fn find_user_by_id(
-        &self,
-        ctx: &Context<'_>,
-        id: ID,
-    ) -> async_graphql::Result<Option<User>> {
-        match input::lookup_id(&id) {
-            Some(id) => load_user(ctx, id).await,
-            None => Ok(None),
-        }
-    }
-}
-
-async fn load_user(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<User>> {
-    let loader = ctx.data::<DataLoader<UserLoader>>()?;
-    Ok(loader
-        .load_one(id)
-        .await
-        .internal("loading a user")?
-        .map(User))
 }
 
 /// Mutations of the accounts subgraph.

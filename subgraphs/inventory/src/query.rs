@@ -1,20 +1,19 @@
-//! Inventory's part of `Product`: stock on hand and the shipping estimate, resolved per batch.
+//! The inventory schema's read side: the `Product` extension (stock and the shipping estimate,
+//! with its rule) and the queries.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, ID, Object};
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
-use subgraph_kit::error::not_provided;
+use subgraph_kit::reference::not_provided;
 use subgraph_kit::{ResultExt, input};
 
-use crate::entity::stock;
+use crate::loader::StockLoader;
 
 /// Orders at or above this price ship free.
 pub const FREE_SHIPPING_FROM_CENTS: i32 = 10_000;
+
 /// What every paid shipment costs before weight.
 pub const SHIPPING_BASE_CENTS: i32 = 499;
+
 /// The most a shipment costs, however heavy.
 pub const SHIPPING_CAP_CENTS: i32 = 2_999;
 
@@ -28,35 +27,6 @@ pub fn shipping_estimate_cents(price_cents: i32, weight_grams: i32) -> i32 {
         SHIPPING_BASE_CENTS
             .saturating_add(weight_grams.max(0) / 10)
             .min(SHIPPING_CAP_CENTS)
-    }
-}
-
-/// Loads units on hand by product id in one query per batch; a product without a stock row
-/// is absent from the answer (and counts as 0 units).
-pub(crate) struct StockLoader {
-    db: DatabaseConnection,
-}
-
-impl StockLoader {
-    /// A loader reading the stock table of `db`.
-    pub(crate) fn new(db: DatabaseConnection) -> Self {
-        StockLoader { db }
-    }
-}
-
-impl Loader<i64> for StockLoader {
-    type Value = i32;
-    type Error = Arc<DbErr>;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, i32>, Self::Error> {
-        let rows = stock::Entity::find()
-            .filter(stock::Column::ProductId.is_in(keys.iter().copied()))
-            .all(&self.db)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| (row.product_id, row.quantity))
-            .collect())
     }
 }
 

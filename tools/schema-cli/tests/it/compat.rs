@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tributary_schema::cli::workspace::{self, ALLOWED_FILE, GATED_CLIENT, RELEASED_FILE};
 use tributary_schema::compat::{Allowed, gate};
+use tributary_schema_cli::workspace::{self, ALLOWED_FILE, GATED_CLIENT, RELEASED_FILE};
 
 fn root() -> PathBuf {
     workspace::default_root()

@@ -1,8 +1,8 @@
 //! The five domain subgraphs compose into a supergraph the gateway's planner plans across.
 
 use crate::{definition, plan_outline, planner};
-use tributary_schema::cli::{domain_sources, workspace};
 use tributary_schema::{compose, files};
+use tributary_schema_cli::{domain_sources, workspace};
 
 fn domain_supergraph() -> String {
     compose(&domain_sources()).unwrap_or_else(|error| panic!("the domains compose: {error}"))
@@ -67,7 +67,7 @@ fn the_checked_in_schema_files_match_the_code() {
     let drift = files::check(&root, &artifacts).expect("reads");
     assert!(
         drift.is_empty(),
-        "run `cargo run -p tributary-schema -- compose`:\n{}",
+        "run `cargo run -p tributary-schema-cli -- compose`:\n{}",
         drift
             .iter()
             .map(ToString::to_string)

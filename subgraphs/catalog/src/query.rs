@@ -1,4 +1,4 @@
-//! The catalog schema: `Product`, `Category` and the queries that browse them.
+//! The catalog schema's read side: `Product`, `Category`, the queries and entity references.
 
 use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::dataloader::DataLoader;

@@ -1,4 +1,5 @@
-//! The stable error codes every subgraph answers with, in `extensions.code`.
+//! The stable error codes every subgraph answers with, in `extensions.code`, and the helpers
+//! that attach them.
 
 use std::fmt::Display;
 
@@ -64,15 +65,6 @@ impl Code {
 /// Builds a GraphQL error carrying `code` in its extensions.
 pub fn error(code: Code, message: impl Into<String>) -> async_graphql::Error {
     async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code.as_str()))
-}
-
-/// The error for an `@external` field the router did not pass in an entity representation:
-/// `BAD_USER_INPUT`, naming the field and the subgraph that owns it.
-pub fn not_provided(field: &str, owner: &str) -> async_graphql::Error {
-    error(
-        Code::BadUserInput,
-        format!("`{field}` is owned by the {owner} subgraph and was not in the representation"),
-    )
 }
 
 /// Turns unexpected failures (database, I/O) into an `INTERNAL_SERVER_ERROR`, logging the cause.

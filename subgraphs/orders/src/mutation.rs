@@ -1,0 +1,45 @@
+//! The orders schema's write side: the Mutation root, `checkout` and `cancelOrder`; the
+//! rules behind both are `checkout`'s.
+
+use async_graphql::{Context, ID, Object};
+use sea_orm::DatabaseConnection;
+use subgraph_kit::auth::require_user;
+use subgraph_kit::input;
+
+use crate::checkout::{CheckoutLineInput, cancel, checked_request, place};
+use crate::query::Order;
+use crate::upstream::Upstream;
+
+/// Mutations of the orders subgraph.
+pub struct Mutation;
+
+#[Object]
+impl Mutation {
+    /// Places an order for the signed-in user at the catalog's current prices, reserving its
+    /// stock. Retrying with the same `idempotencyKey` returns the same order and never places a
+    /// second one; the same key with other lines is a `CONFLICT`. Fails with
+    /// `INSUFFICIENT_STOCK` or `NOT_FOUND` (nothing is ordered then), or `UPSTREAM_FAILED`.
+    async fn checkout(
+        &self,
+        ctx: &Context<'_>,
+        lines: Vec<CheckoutLineInput>,
+        idempotency_key: String,
+    ) -> async_graphql::Result<Order> {
+        let customer = require_user(ctx)?;
+        let request = checked_request(&lines, &idempotency_key)?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let upstream = ctx.data::<Upstream>()?;
+        place(db, upstream, customer, &request).await.map(Order)
+    }
+
+    /// Cancels one of the signed-in user's placed orders and returns its stock to inventory.
+    /// `NOT_FOUND` for an unknown order, `FORBIDDEN` for someone else's, `INVALID_STATE` when it
+    /// is not placed (already cancelled).
+    async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
+        let customer = require_user(ctx)?;
+        let id = input::id(&id, "id")?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let upstream = ctx.data::<Upstream>()?;
+        cancel(db, upstream, customer, id).await.map(Order)
+    }
+}

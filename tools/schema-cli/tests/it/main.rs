@@ -1,0 +1,70 @@
+//! The schema command line's tests: the workspace's subgraphs compose into supergraphs the
+//! gateway's planner plans across, each client gets its files (its supergraph, its API, the
+//! mobile manifest), the checked-in files match the code, and the mobile gate and the `diff`
+//! command refuse breaking changes.
+
+mod clients;
+mod compat;
+mod domain;
+
+use hive_router_query_planner::{
+    ast::normalization::normalize_operation,
+    graph::PlannerOverrideContext,
+    planner::{Planner, QueryPlannerOptions},
+    utils::{
+        cancellation::CancellationToken,
+        parsing::{safe_parse_operation, safe_parse_schema},
+    },
+};
+
+/// Loads a supergraph into the gateway's planner, as the gateway will.
+pub fn planner(supergraph: &str) -> Planner {
+    let document = safe_parse_schema(supergraph).expect("the supergraph parses");
+    Planner::new_from_supergraph(&document, QueryPlannerOptions::default())
+        .expect("the planner accepts the supergraph")
+}
+
+/// Plans an operation and outlines the plan: its Sequence/Parallel/Flatten/Fetch skeleton,
+/// one node per line, indented as in the plan's own `Display`.
+pub fn plan_outline(planner: &Planner, operation: &str) -> String {
+    let operation = safe_parse_operation(operation).expect("the operation parses");
+    let normalized = normalize_operation(&planner.supergraph, &operation, None)
+        .expect("the operation normalizes");
+    let plan = planner
+        .plan_from_normalized_operation(
+            normalized.executable_operation(),
+            PlannerOverrideContext::default(),
+            &CancellationToken::new(),
+        )
+        .expect("the operation plans");
+    plan.to_string()
+        .lines()
+        .filter(|line| {
+            let node = line.trim_start();
+            ["Sequence", "Parallel", "Flatten", "Fetch(", "BatchFetch"]
+                .iter()
+                .any(|kind| node.starts_with(kind))
+        })
+        .map(|line| line.trim_end_matches(" {").to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The lines of a definition (`type Query`) up to its closing brace, for focused assertions.
+pub fn definition<'s>(supergraph: &'s str, header: &str) -> &'s str {
+    let start = supergraph
+        .find(&format!("\n{header}\n"))
+        .or_else(|| supergraph.find(&format!("\n{header} ")))
+        .unwrap_or_else(|| panic!("`{header}` is not in the supergraph:\n{supergraph}"))
+        + 1;
+    // Unions and scalars have no braces: they end at the blank line before the next one.
+    let (terminator, extra) = if header.starts_with("union ") || header.starts_with("scalar ") {
+        ("\n\n", 0)
+    } else {
+        ("\n}", 2)
+    };
+    let end = supergraph[start..]
+        .find(terminator)
+        .map_or(supergraph.len(), |end| start + end + extra);
+    &supergraph[start..end]
+}
