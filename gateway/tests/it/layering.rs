@@ -303,19 +303,30 @@ fn only_the_planner_adapter_names_the_planner_crate() {
 
 #[test]
 fn the_engine_knows_nothing_of_the_demo_domains() {
-    let stems = ["product", "catalog", "inventory", "review", "checkout", "customer"];
+    let stems = [
+        "product",
+        "catalog",
+        "inventory",
+        "review",
+        "checkout",
+        "customer",
+    ];
     let mut found = Vec::new();
     for (file, text) in sources() {
         let lower = text.to_lowercase();
         let words = lower.split(|c: char| !c.is_ascii_alphanumeric());
         for word in words {
             // `production` is an environment, not a domain.
-            let domain = stems.iter().any(|stem| word.starts_with(stem))
-                && !word.starts_with("production");
+            let domain =
+                stems.iter().any(|stem| word.starts_with(stem)) && !word.starts_with("production");
             if domain {
                 found.push(format!("{}: {word}", file.display()));
             }
         }
     }
-    assert!(found.is_empty(), "demo domains named in the engine:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "demo domains named in the engine:\n{}",
+        found.join("\n")
+    );
 }

@@ -6,6 +6,7 @@
 mod clients;
 mod compat;
 mod domain;
+mod snapshots;
 
 use hive_router_query_planner::{
     ast::normalization::normalize_operation,
