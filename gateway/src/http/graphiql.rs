@@ -57,6 +57,13 @@ pub(super) fn asset(name: &str) -> Option<(&'static str, &'static [u8])> {
 }
 
 /// The HTML of a GraphiQL page talking to `endpoint`.
+/// Most example tabs opened at first; the rest are a pick away, so a long list of examples
+/// (the mobile app's operations) never crowds the tab bar.
+const OPEN_TABS: usize = 4;
+
+/// The HTML of a GraphiQL page talking to `endpoint`: a bar with the title and a picker of
+/// every example by name, and GraphiQL with the first examples open as tabs (or, after a pick,
+/// the picked one alone).
 pub(super) fn page(endpoint: &str, title: &str, examples: &[GraphiqlExample]) -> String {
     let tabs: Vec<serde_json::Value> = examples
         .iter()
@@ -66,6 +73,18 @@ pub(super) fn page(endpoint: &str, title: &str, examples: &[GraphiqlExample]) ->
     let tabs = serde_json::to_string(&tabs)
         .unwrap_or_else(|_| "[]".to_owned())
         .replace("</", "<\\/");
+    let options: String = examples
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("<option value=\"{i}\">{}</option>", html_escape(&e.name)))
+        .collect();
+    let picker = if examples.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<label>Examples <select id="examples"><option value="">open one…</option>{options}</select></label>"#
+        )
+    };
     let endpoint = serde_json::to_string(endpoint).unwrap_or_else(|_| "\"/graphql\"".to_owned());
     let title = html_escape(title);
     let prefix = ASSET_PREFIX;
@@ -75,17 +94,34 @@ pub(super) fn page(endpoint: &str, title: &str, examples: &[GraphiqlExample]) ->
 <head>
   <meta charset="utf-8">
   <title>{title} GraphiQL</title>
-  <style>body {{ margin: 0; height: 100vh; }} #graphiql {{ height: 100vh; }}</style>
+  <style>
+    body {{ margin: 0; height: 100vh; display: flex; flex-direction: column; font-family: system-ui, sans-serif; }}
+    #bar {{ display: flex; gap: 1.5em; align-items: center; padding: 4px 12px; font-size: 14px; border-bottom: 1px solid #ddd; }}
+    #graphiql {{ flex: 1; min-height: 0; }}
+  </style>
   <link rel="stylesheet" href="{prefix}graphiql.min.css">
 </head>
 <body>
+  <div id="bar"><strong>{title}</strong>{picker}</div>
   <div id="graphiql">Loading GraphiQL...</div>
   <script src="{prefix}react.production.min.js"></script>
   <script src="{prefix}react-dom.production.min.js"></script>
   <script src="{prefix}graphiql.min.js"></script>
   <script>
     const fetcher = GraphiQL.createFetcher({{ url: {endpoint} }});
-    const defaultTabs = {tabs};
+    const examples = {tabs};
+    const picked = new URLSearchParams(location.search).get('example');
+    let defaultTabs = examples.slice(0, {OPEN_TABS});
+    if (picked !== null && examples[Number(picked)]) {{
+      // A pick opens that example alone; GraphiQL's saved tabs would otherwise win.
+      localStorage.removeItem('graphiql:tabState');
+      localStorage.removeItem('graphiql:query');
+      defaultTabs = [examples[Number(picked)]];
+    }}
+    const select = document.getElementById('examples');
+    if (select) select.addEventListener('change', () => {{
+      if (select.value !== '') location.search = '?example=' + select.value;
+    }});
     ReactDOM.createRoot(document.getElementById('graphiql'))
       .render(React.createElement(GraphiQL, {{ fetcher, defaultTabs: defaultTabs.length ? defaultTabs : undefined }}));
   </script>

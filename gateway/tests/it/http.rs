@@ -536,3 +536,38 @@ async fn subscriptions_and_incremental_delivery_are_refused_as_not_supported() {
         assert_eq!(code(&answer.body), "OPERATION_NOT_SUPPORTED", "{document}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_opens_the_first_examples_and_offers_every_one_by_name() {
+    let mut config = crate::support::config();
+    config.graphiql.examples = (1..=9)
+        .map(|i| tributary_gateway::config::GraphiqlExample {
+            name: format!("Example <{i}>"),
+            query: format!("query Example{i} {{ ping }}"),
+            variables: None,
+        })
+        .collect();
+    let stack = Stack::start_with(config, crate::support::ALL).await;
+    let page = stack
+        .client
+        .get(stack.endpoint())
+        .header(ACCEPT, "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for i in 1..=9 {
+        // Every example is in the picker under its (escaped) name, and in the page's list.
+        assert!(
+            page.contains(&format!(
+                "<option value=\"{}\">Example &lt;{i}&gt;</option>",
+                i - 1
+            )),
+            "{page}"
+        );
+        assert!(page.contains(&format!("query Example{i}")), "{page}");
+    }
+    assert!(page.contains("examples.slice(0, 4)"), "{page}");
+}
