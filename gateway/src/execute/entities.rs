@@ -270,24 +270,7 @@ impl<'a> Execution<'a> {
 
     /// Runs several entity fetches to one subgraph as one request (one alias each).
     pub(super) async fn fetch_batch(&self, node: &BatchFetchNode) {
-        let api = self.supergraph.api();
-        let mut batches: Vec<Batch> = Vec::with_capacity(node.entity_batch.aliases.len());
-        {
-            let data = super::lock(&self.data);
-            for alias in &node.entity_batch.aliases {
-                let mut batch = Batch::default();
-                for path in &alias.merge_paths {
-                    batch.collect(
-                        &data,
-                        path.as_slice(),
-                        &alias.requires,
-                        alias.input_rewrites.as_ref(),
-                        api,
-                    );
-                }
-                batches.push(batch);
-            }
-        }
+        let mut batches = self.collect_batches(node);
         if batches.iter().all(|b| b.representations.is_empty()) {
             return;
         }
@@ -337,6 +320,29 @@ impl<'a> Execution<'a> {
         );
     }
 
+    /// The representations of each alias of a batch fetch, gathered from the data so far.
+    fn collect_batches(&self, node: &BatchFetchNode) -> Vec<Batch> {
+        let api = self.supergraph.api();
+        let data = super::lock(&self.data);
+        node.entity_batch
+            .aliases
+            .iter()
+            .map(|alias| {
+                let mut batch = Batch::default();
+                for path in &alias.merge_paths {
+                    batch.collect(
+                        &data,
+                        path.as_slice(),
+                        &alias.requires,
+                        alias.input_rewrites.as_ref(),
+                        api,
+                    );
+                }
+                batch
+            })
+            .collect()
+    }
+
     fn merge_entities(
         &self,
         service: &str,
@@ -347,47 +353,7 @@ impl<'a> Execution<'a> {
         rewrites: Option<&Vec<FetchRewrite>>,
     ) {
         let api = self.supergraph.api();
-        // async-graphql 7 writes `_entities` error paths without the representation index
-        // (`["_entities", "field"]`): the index is recovered from the answer, as the first
-        // entity not yet blamed for this path whose value there is null.
-        let answered = match &results {
-            Some(Value::Array(items)) => items.as_slice(),
-            _ => &[],
-        };
-        // Which (entity, rest of path) pairs an error was already placed on.
-        let mut blamed: std::collections::HashSet<(usize, String)> = Default::default();
-        let repathed: Vec<crate::error::GraphqlError> = errors
-            .into_iter()
-            .map(|error| {
-                let path = error
-                    .get("path")
-                    .and_then(Value::as_array)
-                    .and_then(|path| {
-                        if path.first().and_then(Value::as_str) != Some(field) {
-                            return None;
-                        }
-                        let (index, rest) = match path.get(1) {
-                            Some(Value::Number(n)) => {
-                                (usize::try_from(n.as_u64()?).ok()?, &path[2..])
-                            }
-                            _ => {
-                                let rest = &path[1..];
-                                let key = Value::Array(rest.to_vec()).to_string();
-                                let index = (0..batch.seen.len()).find(|i| {
-                                    !blamed.contains(&(*i, key.clone()))
-                                        && null_at(answered.get(*i), rest)
-                                })?;
-                                (index, rest)
-                            }
-                        };
-                        blamed.insert((index, Value::Array(rest.to_vec()).to_string()));
-                        let mut client = batch.client_path(index)?;
-                        client.extend(rest.iter().cloned());
-                        Some(Value::Array(client))
-                    });
-                with_service(error, service, Some(path))
-            })
-            .collect();
+        let repathed = repath_errors(service, field, batch, results.as_ref(), errors);
         self.errors(repathed);
         let Some(Value::Array(mut results)) = results else {
             return;
@@ -443,4 +409,53 @@ fn null_at(entity: Option<&Value>, path: &[Value]) -> bool {
         }
     }
     value.is_null()
+}
+
+/// A batch's errors re-pathed to where the client sees them. async-graphql 7 writes `_entities`
+/// error paths without the representation index (`["_entities", "field"]`): the index is
+/// recovered from the answer, as the first entity not yet blamed for this path whose value
+/// there is null.
+fn repath_errors(
+    service: &str,
+    field: &str,
+    batch: &Batch,
+    results: Option<&Value>,
+    errors: Vec<Value>,
+) -> Vec<crate::error::GraphqlError> {
+    let answered = match results {
+        Some(Value::Array(items)) => items.as_slice(),
+        _ => &[],
+    };
+    // Which (entity, rest of path) pairs an error was already placed on.
+    let mut blamed: std::collections::HashSet<(usize, String)> = Default::default();
+    errors
+        .into_iter()
+        .map(|error| {
+            let path = error
+                .get("path")
+                .and_then(Value::as_array)
+                .and_then(|path| {
+                    if path.first().and_then(Value::as_str) != Some(field) {
+                        return None;
+                    }
+                    let (index, rest) = match path.get(1) {
+                        Some(Value::Number(n)) => (usize::try_from(n.as_u64()?).ok()?, &path[2..]),
+                        _ => {
+                            let rest = &path[1..];
+                            let key = Value::Array(rest.to_vec()).to_string();
+                            let index = (0..batch.seen.len()).find(|i| {
+                                !blamed.contains(&(*i, key.clone()))
+                                    && null_at(answered.get(*i), rest)
+                            })?;
+                            (index, rest)
+                        }
+                    };
+                    blamed.insert((index, Value::Array(rest.to_vec()).to_string()));
+                    let mut client = batch.client_path(index)?;
+                    client.extend(rest.iter().cloned());
+                    Some(Value::Array(client))
+                });
+            with_service(error, service, Some(path))
+        })
+        .collect()
 }

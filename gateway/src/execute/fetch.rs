@@ -9,7 +9,7 @@ use super::Execution;
 use super::merge::{apply_output_rewrites, deep_merge};
 use crate::error::{Code, GraphqlError, PathSegment};
 use crate::supergraph::planner::FetchNode;
-use crate::transport::{SubgraphRequest, TransportError};
+use crate::transport::{SubgraphRequest, SubgraphResponse, TransportError};
 
 /// A subgraph's GraphQL response.
 #[derive(Deserialize)]
@@ -72,78 +72,78 @@ impl<'a> Execution<'a> {
         operation: &str,
         variables: Map<String, Value>,
     ) -> Option<SubgraphBody> {
-        let Some(transport) = self.subgraphs.get(service) else {
-            self.error(failure(
-                service,
-                Code::SubrequestHttpError,
-                "the subgraph has no configured transport",
-            ));
-            return None;
-        };
-        let body = match serde_json::to_vec(&json!({ "query": operation, "variables": variables }))
-        {
-            Ok(body) => Bytes::from(body),
-            Err(err) => {
-                self.error(failure(
-                    service,
-                    Code::InternalServerError,
-                    &err.to_string(),
-                ));
-                return None;
+        let outcome = self.send(service, operation, variables).await;
+        match outcome.and_then(|response| self.read(service, &response)) {
+            Ok(body) => Some(body),
+            Err(error) => {
+                self.error(error);
+                None
             }
+        }
+    }
+
+    /// Sends one request; the transport's failures become errors that name the subgraph.
+    async fn send(
+        &self,
+        service: &str,
+        operation: &str,
+        variables: Map<String, Value>,
+    ) -> Result<SubgraphResponse, GraphqlError> {
+        let Some(transport) = self.subgraphs.get(service) else {
+            let reason = "the subgraph has no configured transport";
+            return Err(failure(service, Code::SubrequestHttpError, reason));
         };
+        let body = serde_json::to_vec(&json!({ "query": operation, "variables": variables }))
+            .map_err(|err| failure(service, Code::InternalServerError, &err.to_string()))?;
         self.count_fetch();
         let request = SubgraphRequest {
-            body,
+            body: Bytes::from(body),
             headers: self.headers.clone(),
             shareable: self.shareable,
         };
-        let response = match transport.send(request).await {
-            Ok(response) => response,
-            Err(TransportError::Timeout) => {
+        transport.send(request).await.map_err(|err| match err {
+            TransportError::Timeout => {
                 tracing::warn!(subgraph = service, "subgraph request timed out");
-                self.error(failure(
-                    service,
-                    Code::SubrequestTimeout,
-                    "the request timed out",
-                ));
-                return None;
+                failure(service, Code::SubrequestTimeout, "the request timed out")
             }
-            Err(err) => {
+            err => {
                 // The details (addresses included) go to the log, not to the client.
                 tracing::warn!(subgraph = service, error = %err, "subgraph request failed");
                 let reason = match err {
                     TransportError::TooLarge => "the subgraph's response is too large",
                     _ => "the subgraph could not be reached",
                 };
-                self.error(failure(service, Code::SubrequestHttpError, reason));
-                return None;
+                failure(service, Code::SubrequestHttpError, reason)
             }
-        };
+        })
+    }
+
+    /// Reads a subgraph's answer: its caching hint, then its GraphQL body.
+    fn read(
+        &self,
+        service: &str,
+        response: &SubgraphResponse,
+    ) -> Result<SubgraphBody, GraphqlError> {
         if let Some(header) = &response.cache_control {
             super::lock(&self.cache).add(header);
         }
         match serde_json::from_slice::<SubgraphBody>(&response.body) {
-            Ok(body) if body.data.is_some() || body.errors.is_some() => Some(body),
-            _ if !(200..300).contains(&response.status) => {
-                self.error(failure(
-                    service,
-                    Code::SubrequestHttpError,
-                    &format!("the subgraph answered with HTTP status {}", response.status),
-                ));
-                None
-            }
+            Ok(body) if body.data.is_some() || body.errors.is_some() => Ok(body),
+            _ if !(200..300).contains(&response.status) => Err(failure(
+                service,
+                Code::SubrequestHttpError,
+                &format!("the subgraph answered with HTTP status {}", response.status),
+            )),
             _ => {
                 tracing::warn!(
                     subgraph = service,
                     "subgraph response is not a GraphQL response"
                 );
-                self.error(failure(
+                Err(failure(
                     service,
                     Code::SubrequestMalformedResponse,
                     "the subgraph's response is not a valid GraphQL response",
-                ));
-                None
+                ))
             }
         }
     }
