@@ -4,6 +4,7 @@ mod config;
 mod federation;
 mod http;
 mod layering;
+mod persisted;
 mod robustness;
 mod subgraphs;
 mod support;
