@@ -5,6 +5,7 @@
 
 use tributary_gateway::config::{
     CacheConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig, ServerConfig,
+    SubgraphsConfig,
 };
 use tributary_gateway::{Config, Environment, Manifest};
 
@@ -37,6 +38,8 @@ pub fn profile(env: Environment) -> Config {
             name: "mobile".to_owned(),
             // Apps do not batch; one screen, one persisted operation.
             max_batch: 0,
+            // Phones on slow networks give up early; answer what is there before they do.
+            deadline_ms: 5_000,
             ..ServerConfig::default()
         },
         graphiql: GraphiqlConfig {
@@ -49,6 +52,10 @@ pub fn profile(env: Environment) -> Config {
             safelist: !development,
             apq: development,
             apq_cache_bytes: 16 * 1024 * 1024,
+        },
+        subgraphs: SubgraphsConfig {
+            timeout_ms: 4_000,
+            ..SubgraphsConfig::default()
         },
         limits: Limits {
             max_page_size: Some(MAX_PAGE_SIZE),

@@ -42,6 +42,8 @@ pub fn profile(env: Environment) -> Config {
             name: "web".to_owned(),
             // The SPA batches the queries of one screen into one POST.
             max_batch: 16,
+            // A page is better late than blank, but not much later.
+            deadline_ms: 8_000,
             ..ServerConfig::default()
         },
         graphiql: GraphiqlConfig {

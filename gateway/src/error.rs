@@ -55,6 +55,8 @@ pub enum Code {
     SubrequestTimeout,
     /// A subgraph's answer is not a GraphQL response.
     SubrequestMalformedResponse,
+    /// The request's overall deadline passed; what arrived before it is answered.
+    RequestDeadlineExceeded,
     /// The engine itself failed (the planner crashed, say); the request, not the process.
     InternalServerError,
 }
@@ -86,6 +88,7 @@ impl Code {
             Code::SubrequestHttpError => "SUBREQUEST_HTTP_ERROR",
             Code::SubrequestTimeout => "SUBREQUEST_TIMEOUT",
             Code::SubrequestMalformedResponse => "SUBREQUEST_MALFORMED_RESPONSE",
+            Code::RequestDeadlineExceeded => "REQUEST_DEADLINE_EXCEEDED",
             Code::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -102,7 +105,8 @@ impl Code {
             Code::InternalServerError => 500,
             Code::SubrequestHttpError
             | Code::SubrequestTimeout
-            | Code::SubrequestMalformedResponse => 200,
+            | Code::SubrequestMalformedResponse
+            | Code::RequestDeadlineExceeded => 200,
             Code::BadRequest
             | Code::BatchingNotEnabled
             | Code::BatchLimitExceeded
@@ -123,7 +127,7 @@ impl Code {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 25] = [
         Code::BadRequest,
         Code::UnsupportedMediaType,
         Code::PayloadTooLarge,
@@ -147,6 +151,7 @@ impl Code {
         Code::SubrequestHttpError,
         Code::SubrequestTimeout,
         Code::SubrequestMalformedResponse,
+        Code::RequestDeadlineExceeded,
         Code::InternalServerError,
     ];
 }

@@ -52,6 +52,10 @@ pub struct ServerConfig {
     pub max_batch: usize,
     /// Compress responses (gzip, br, zstd) when the client accepts it.
     pub compression: bool,
+    /// The most one request may take, in milliseconds, from admission to the last fetch;
+    /// past it the client gets what has arrived and a `REQUEST_DEADLINE_EXCEEDED` error for
+    /// the rest. 0 sets no deadline.
+    pub deadline_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +65,7 @@ impl Default for ServerConfig {
             max_body_bytes: 2 * 1024 * 1024,
             max_batch: 0,
             compression: true,
+            deadline_ms: 10_000,
         }
     }
 }
@@ -86,13 +91,20 @@ pub struct SubgraphsConfig {
 impl Default for SubgraphsConfig {
     fn default() -> Self {
         SubgraphsConfig {
-            timeout_ms: 30_000,
+            timeout_ms: 5_000,
             h2c: false,
             dedupe: true,
             max_response_bytes: 64 * 1024 * 1024,
             forward_headers: vec!["authorization".to_owned(), "x-request-id".to_owned()],
             urls: HashMap::new(),
         }
+    }
+}
+
+impl ServerConfig {
+    /// The per-request deadline, if one is set.
+    pub fn deadline(&self) -> Option<Duration> {
+        (self.deadline_ms > 0).then(|| Duration::from_millis(self.deadline_ms))
     }
 }
 

@@ -9,6 +9,7 @@ mod merge;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::future::join_all;
 use serde_json::{Map, Value};
@@ -68,6 +69,15 @@ impl CacheHint {
     }
 }
 
+/// When execution must stop: the time left, and the configured deadline the client is told of.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    /// Time left for this request.
+    pub remaining: Duration,
+    /// The deadline as configured.
+    pub configured: Duration,
+}
+
 /// What executing a plan produced, before it is shaped into the client's response.
 pub struct Outcome {
     /// Everything the subgraphs answered, merged, keyed by response names.
@@ -80,13 +90,15 @@ pub struct Outcome {
     pub cache: CacheHint,
 }
 
-/// Executes `prepared`'s plan with coerced `variables`, forwarding `headers` to subgraphs.
+/// Executes `prepared`'s plan with coerced `variables`, forwarding `headers` to subgraphs,
+/// stopping at `deadline` (if any) with whatever has been merged by then.
 pub async fn execute(
     supergraph: &Supergraph,
     subgraphs: &Subgraphs,
     prepared: &Prepared,
     variables: &Map<String, Value>,
     headers: Arc<Headers>,
+    deadline: Option<Deadline>,
 ) -> Outcome {
     let execution = Execution {
         supergraph,
@@ -99,7 +111,25 @@ pub async fn execute(
         cache: Mutex::new(CacheHint::default()),
         shareable: prepared.operation_type == OperationType::Query,
     };
-    execution.run_plan(&prepared.plan).await;
+    match deadline {
+        None => execution.run_plan(&prepared.plan).await,
+        Some(deadline) => {
+            // Past the deadline the walk is dropped: fetches still in flight are cancelled,
+            // and what has been merged so far is answered, with an error for the rest.
+            if tokio::time::timeout(deadline.remaining, execution.run_plan(&prepared.plan))
+                .await
+                .is_err()
+            {
+                let ms = deadline.configured.as_millis();
+                execution.error(GraphqlError::new(
+                    Code::RequestDeadlineExceeded,
+                    format!(
+                        "the request's deadline of {ms} ms passed; fields not fetched by then are null"
+                    ),
+                ));
+            }
+        }
+    }
     Outcome {
         data: execution
             .data

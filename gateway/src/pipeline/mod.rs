@@ -12,7 +12,7 @@ use crate::admit::persisted::Manifest;
 use crate::admit::{Admission, Admitted};
 use crate::config::{CacheConfig, Config};
 use crate::error::{Code, GraphqlError};
-use crate::execute::{self, CacheHint, Outcome, Subgraphs};
+use crate::execute::{self, CacheHint, Deadline, Outcome, Subgraphs};
 use crate::prepare::{self, Prepared, Preparer, variables};
 use crate::request::{
     CachePolicy, CacheScope, Caller, ClientInfo, OperationType, Request, Response, Status,
@@ -45,6 +45,7 @@ pub struct Pipeline {
     admission: Admission,
     preparer: Preparer,
     max_page_size: Option<i64>,
+    deadline: Option<std::time::Duration>,
     cache: CacheConfig,
     /// Which prepared operations each client version has been seen using deprecated fields
     /// with, so the log line and metric fire once per pair, not once per request.
@@ -59,6 +60,7 @@ impl Pipeline {
             admission: Admission::new(config, manifest),
             preparer: Preparer::new(config),
             max_page_size: config.limits.max_page_size,
+            deadline: config.server.deadline(),
             cache: config.cache.clone(),
             deprecated_seen: moka::sync::Cache::new(10_000),
         }
@@ -99,6 +101,10 @@ impl Pipeline {
             &prepared,
             &variables,
             headers,
+            self.deadline.map(|configured| Deadline {
+                remaining: configured.saturating_sub(started.elapsed()),
+                configured,
+            }),
         )
         .await;
         let (body, has_errors) =

@@ -51,7 +51,7 @@ fn the_checked_in_reference_matches_the_configuration_types() {
         );
     }
     assert!(
-        reference.contains("| `timeout_ms` | integer | `30000` |"),
+        reference.contains("| `timeout_ms` | integer | `5000` |"),
         "{reference}"
     );
 }

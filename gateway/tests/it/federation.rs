@@ -576,6 +576,27 @@ fn partial_book(message: &str, code: &str) -> Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_request_deadline_the_client_gets_what_arrived_and_a_coded_error() {
+    let mut config = support::config();
+    config.server.deadline_ms = 400;
+    let started = Instant::now();
+    let body = author_fetch_with(Fault::Slow(Duration::from_secs(5)), config).await;
+    let elapsed = started.elapsed();
+    assert_eq!(
+        body,
+        json!({
+            "data": { "book": { "title": "The Dispossessed", "author": null } },
+            "errors": [{
+                "message": "the request's deadline of 400 ms passed; fields not fetched by then are null",
+                "extensions": { "code": "REQUEST_DEADLINE_EXCEEDED" },
+            }],
+        })
+    );
+    // Bounded by the deadline, not by the subgraph's 10 s timeout (generous for a debug build).
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subgraph_answering_500_leaves_partial_data_and_a_named_error() {
     let body = author_fetch_with(Fault::ServerError, support::config()).await;
     assert_eq!(
