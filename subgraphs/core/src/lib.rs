@@ -15,6 +15,7 @@
 //! - [`harden`], [`federation_sdl`], [`loader`]: schema settings, SDL and DataLoader wiring.
 
 pub mod error;
+pub mod hygiene;
 pub mod input;
 pub mod reference;
 
@@ -22,7 +23,8 @@ pub use async_graphql;
 pub use error::{Code, ResultExt, error};
 pub use reference::not_provided;
 
-/// Applies the settings every subgraph schema shares: federation and limits on query shape.
+/// Applies the settings every subgraph schema shares: federation, limits on query shape, and
+/// the input hygiene guard.
 pub fn harden<Q, M, S>(
     builder: async_graphql::SchemaBuilder<Q, M, S>,
 ) -> async_graphql::SchemaBuilder<Q, M, S> {
@@ -32,6 +34,7 @@ pub fn harden<Q, M, S>(
         .limit_recursive_depth(64)
         .limit_complexity(20_000)
         .limit_directives(32)
+        .extension(hygiene::InputHygiene)
 }
 
 /// Renders the Federation v2 SDL of a schema the way `_service { sdl }` returns it.

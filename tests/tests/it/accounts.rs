@@ -101,14 +101,35 @@ async fn bad_sign_up_input_is_refused_and_changes_nothing() {
             json!({ "email": "x@example.com", "name": "X", "username": "xavier", "password": "short" }),
             json!({ "email": "x@example.com", "name": "X".repeat(101), "username": "xavier", "password": "long enough" }),
             json!({ "email": "grace@example.com", "name": "X", "username": "xavier", "password": "long enough" }),
+            // Input hygiene: control and bidi characters, and malformed emails.
+            json!({ "email": "x@example.com", "name": "Nul\u{0000}Byte", "username": "xavier", "password": "long enough" }),
+            json!({ "email": "x@example.com", "name": "\u{202E}evil\u{202C}", "username": "xavier", "password": "long enough" }),
+            json!({ "email": "x@example.com", "name": "Bell\u{0007}", "username": "xavier", "password": "long enough" }),
+            json!({ "email": "x@example.com", "name": "\u{001b}[31mRed\u{001b}[0m", "username": "xavier", "password": "long enough" }),
+            json!({ "email": "x@example.com", "name": "X", "username": "xavier", "password": "long\u{0000}enough" }),
+            json!({ "email": "a@@b.c", "name": "X", "username": "xavier", "password": "long enough" }),
+            json!({ "email": "a@b..c", "name": "X", "username": "xavier", "password": "long enough" }),
+            json!({ "email": "<script>alert(1)</script>@x.io", "name": "X", "username": "xavier", "password": "long enough" }),
+            json!({ "email": "a@localhost", "name": "X", "username": "xavier", "password": "long enough" }),
         ];
-        let expected = ["BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT", "BAD_USER_INPUT", "CONFLICT"];
+        let mut expected = vec!["BAD_USER_INPUT"; 5];
+        expected.push("CONFLICT");
+        expected.extend(["BAD_USER_INPUT"; 9]);
         for (input, code) in cases.into_iter().zip(expected) {
             let response = stack.gql("accounts", sign_up, json!({ "input": input })).await;
             assert_eq!(error_code(&response), code, "{input} -> {response}");
         }
         let users = stack.gql("accounts", "{ users(first: 100) { nodes { id } } }", json!({})).await;
         assert_eq!(users["data"]["users"]["nodes"].as_array().map(Vec::len), Some(6));
+        // A literal argument is checked like a variable.
+        let literal = stack
+            .gql(
+                "accounts",
+                r#"mutation { login(email: "ada@example.com", password: "x\u0000y") { token } }"#,
+                json!({}),
+            )
+            .await;
+        assert_eq!(error_code(&literal), "BAD_USER_INPUT", "{literal}");
         stack
     })
     .await;

@@ -259,6 +259,10 @@ async fn bad_paging_and_search_input_is_refused() {
                 r#"{ categories { products(after: "nope") { nodes { id } } } }"#,
                 json!({}),
             ),
+            (
+                "query($s: String) { products(search: $s) { nodes { id } } }",
+                json!({ "s": "ban\u{0000}ana" }),
+            ),
         ];
         for (query, variables) in cases {
             let response = stack.gql("catalog", query, variables).await;

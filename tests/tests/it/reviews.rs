@@ -195,6 +195,9 @@ async fn bad_review_input_is_refused_and_changes_nothing() {
             (json!({ "productId": "cookies", "rating": 4, "body": "Yum." }), "BAD_USER_INPUT"),
             (json!({ "productId": "-12", "rating": 4, "body": "Yum." }), "BAD_USER_INPUT"),
             (json!({ "productId": "999", "rating": 4, "body": "Where is it?" }), "NOT_FOUND"),
+            (json!({ "productId": "12", "rating": 4, "body": "Nul\u{0000}byte" }), "BAD_USER_INPUT"),
+            (json!({ "productId": "12", "rating": 4, "body": "\u{202E}desrever" }), "BAD_USER_INPUT"),
+            (json!({ "productId": "12", "rating": 4, "body": "\u{001b}[2Jcleared" }), "BAD_USER_INPUT"),
         ];
         for (variables, code) in cases {
             let response = stack.gql_as("reviews", &token, ADD_REVIEW, variables.clone()).await;
