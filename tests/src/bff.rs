@@ -1,9 +1,13 @@
 //! A BFF started by a test next to the stack's own, in an environment of the test's choosing,
-//! with a counting relay in front of every subgraph it calls: tests assert how many requests
-//! one client operation cost each subgraph.
+//! with a relay in front of every subgraph it calls that counts its requests and can be told to
+//! fail (stall, drop the connection, trickle the answer, HTTP 500, garbage): tests assert how
+//! many requests one client operation cost each subgraph, and what a client gets when one of
+//! them misbehaves.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
+
+use futures::StreamExt as _;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,10 +28,28 @@ pub enum Bff {
     Mobile,
 }
 
+/// How a relay answers for its subgraph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Passes requests on unchanged.
+    None,
+    /// Never answers (until the caller gives up and closes the connection).
+    Stall,
+    /// Closes the connection in the middle of the answer.
+    Drop,
+    /// Passes the answer on, a few bytes at a time with this pause between them.
+    SlowBytes(std::time::Duration),
+    /// HTTP 500 with a plain-text body.
+    ServerError,
+    /// HTTP 200 with a body that is not JSON.
+    Garbage,
+}
+
 /// A BFF serving on a free loopback port until dropped.
 pub struct CountedBff {
     url: String,
     tally: Arc<Mutex<BTreeMap<String, usize>>>,
+    faults: Arc<Mutex<HashMap<String, Fault>>>,
     shutdown: CancellationToken,
 }
 
@@ -41,6 +63,14 @@ impl CountedBff {
     /// call are absent), and starts counting again.
     pub fn take_subgraph_requests(&self) -> BTreeMap<String, usize> {
         std::mem::take(&mut *self.tally.lock().expect("tally lock"))
+    }
+
+    /// Makes the relay of subgraph `name` answer every later request with `fault`.
+    pub fn fault(&self, name: &str, fault: Fault) {
+        self.faults
+            .lock()
+            .expect("faults lock")
+            .insert(name.to_owned(), fault);
     }
 }
 
@@ -56,14 +86,27 @@ struct Relay {
     target: String,
     http: reqwest::Client,
     tally: Arc<Mutex<BTreeMap<String, usize>>>,
+    faults: Arc<Mutex<HashMap<String, Fault>>>,
 }
 
 impl TestStack {
     /// Starts another `bff` in `environment` against this stack's subgraphs, each reached
     /// through a relay that counts its requests.
     pub async fn counted_bff(&self, bff: Bff, environment: Environment) -> CountedBff {
+        self.counted_bff_with(bff, environment, |_| {}).await
+    }
+
+    /// Like [`Self::counted_bff`], with the BFF's configuration changed by `tweak` first
+    /// (shorter timeouts in fault tests, say).
+    pub async fn counted_bff_with(
+        &self,
+        bff: Bff,
+        environment: Environment,
+        tweak: impl FnOnce(&mut tributary_gateway::Config),
+    ) -> CountedBff {
         let shutdown = CancellationToken::new();
         let tally = Arc::new(Mutex::new(BTreeMap::new()));
+        let faults = Arc::new(Mutex::new(HashMap::new()));
         let mut subgraph_urls = HashMap::new();
         for name in SUBGRAPHS {
             let relay = Relay {
@@ -71,6 +114,7 @@ impl TestStack {
                 target: self.url(name),
                 http: self.http().clone(),
                 tally: tally.clone(),
+                faults: faults.clone(),
             };
             let app = axum::Router::new()
                 .route("/graphql", axum::routing::post(forward))
@@ -98,11 +142,13 @@ impl TestStack {
             Bff::Web => {
                 let mut config = bff_web::profile(environment);
                 config.subgraphs.urls = subgraph_urls;
+                tweak(&mut config);
                 bff_web::start(listener, config, shutdown.clone()).await
             }
             Bff::Mobile => {
                 let mut config = bff_mobile::profile(environment);
                 config.subgraphs.urls = subgraph_urls;
+                tweak(&mut config);
                 bff_mobile::start(listener, config, shutdown.clone()).await
             }
         };
@@ -110,12 +156,13 @@ impl TestStack {
         CountedBff {
             url,
             tally,
+            faults,
             shutdown,
         }
     }
 }
 
-/// Counts one request and passes it on unchanged.
+/// Counts one request, then answers as the relay's fault says.
 async fn forward(State(relay): State<Relay>, headers: HeaderMap, body: Bytes) -> Response {
     *relay
         .tally
@@ -123,6 +170,58 @@ async fn forward(State(relay): State<Relay>, headers: HeaderMap, body: Bytes) ->
         .expect("tally lock")
         .entry(relay.name.to_owned())
         .or_default() += 1;
+    let fault = relay
+        .faults
+        .lock()
+        .expect("faults lock")
+        .get(relay.name)
+        .copied()
+        .unwrap_or(Fault::None);
+    match fault {
+        Fault::None => pass_on(&relay, &headers, body).await,
+        Fault::Stall => {
+            // Bounded, so a test that forgets to give up still ends.
+            tokio::time::sleep(std::time::Duration::from_secs(120)).await;
+            (StatusCode::GATEWAY_TIMEOUT, "stalled").into_response()
+        }
+        Fault::Drop => {
+            let broken = futures::stream::iter([
+                Ok(Bytes::from_static(b"{\"data\":")),
+                Err(std::io::Error::other("connection dropped")),
+            ]);
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                axum::body::Body::from_stream(broken),
+            )
+                .into_response()
+        }
+        Fault::SlowBytes(pause) => {
+            let answer = pass_on(&relay, &headers, body).await;
+            let (parts, body) = answer.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let chunks: Vec<Bytes> = bytes.chunks(16).map(Bytes::copy_from_slice).collect();
+            let trickle = futures::stream::iter(chunks).then(move |chunk| async move {
+                tokio::time::sleep(pause).await;
+                Ok::<_, std::io::Error>(chunk)
+            });
+            Response::from_parts(parts, axum::body::Body::from_stream(trickle))
+        }
+        Fault::ServerError => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal failure").into_response()
+        }
+        Fault::Garbage => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            "<html>this is not JSON</html>",
+        )
+            .into_response(),
+    }
+}
+
+/// Passes a request on to the subgraph unchanged.
+async fn pass_on(relay: &Relay, headers: &HeaderMap, body: Bytes) -> Response {
     let mut request = relay.http.post(&relay.target).body(body);
     for name in [header::CONTENT_TYPE, header::ACCEPT, header::AUTHORIZATION] {
         if let Some(value) = headers.get(&name) {

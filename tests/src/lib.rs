@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use subgraph_kit::sea_orm::{ConnectionTrait, Database};
 use tributary::{Backend, SUBGRAPHS, Stack, StackConfig};
 
-pub use bff::{Bff, CountedBff};
+pub use bff::{Bff, CountedBff, Fault};
 pub use tributary_gateway::Environment;
 
 /// The password of every seeded demo user.

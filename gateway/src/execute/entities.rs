@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use serde_json::{Map, Value};
 
 use super::Execution;
-use super::fetch::with_service;
+use super::fetch::{filled_keys, with_service};
 use super::merge::{apply_input_rewrites, apply_output_rewrites, deep_merge};
+use crate::error::PathSegment;
 use crate::supergraph::api::ApiSchema;
 use crate::supergraph::planner::{
     BatchFetchNode, FetchNode, FetchRewrite, FlattenNodePathSegment, SelectionItem, SelectionSet,
@@ -131,6 +132,26 @@ impl Batch {
     }
 
     /// The client path of the first entity that used representation `index`.
+    /// The response paths a failed fetch leaves null: each key at each place it writes to.
+    fn left_null(&self, keys: &[String]) -> Vec<Vec<PathSegment>> {
+        let mut paths = Vec::with_capacity(self.slots.len() * keys.len());
+        for (trail, _) in &self.slots {
+            let base: Vec<PathSegment> = trail
+                .iter()
+                .map(|step| match step {
+                    Step::Key(k) => PathSegment::Key(k.clone()),
+                    Step::Index(i) => PathSegment::Index(*i),
+                })
+                .collect();
+            for key in keys {
+                let mut path = base.clone();
+                path.push(PathSegment::Key(key.clone()));
+                paths.push(path);
+            }
+        }
+        paths
+    }
+
     fn client_path(&self, index: usize) -> Option<Vec<Value>> {
         let slot = *self.first_slot.get(index)?;
         self.slots.get(slot).map(|(trail, _)| {
@@ -245,11 +266,16 @@ impl<'a> Execution<'a> {
                 std::mem::take(&mut batch.representations),
             )]),
         );
+        let keys = filled_keys(
+            &fetch.operation.document.operation.selection_set,
+            Some("_entities"),
+        );
         let Some(body) = self
             .call(
                 &fetch.service_name,
                 &fetch.operation.document_str,
                 variables,
+                batch.left_null(&keys),
             )
             .await
         else {
@@ -288,8 +314,21 @@ impl<'a> Execution<'a> {
             .collect();
         let variables =
             self.fetch_variables(node.variable_usages.iter().flatten(), Some(representations));
+        let selection = &node.operation.document.operation.selection_set;
+        let left_null = node
+            .entity_batch
+            .aliases
+            .iter()
+            .zip(&batches)
+            .flat_map(|(alias, batch)| batch.left_null(&filled_keys(selection, Some(&alias.alias))))
+            .collect();
         let Some(body) = self
-            .call(&node.service_name, &node.operation.document_str, variables)
+            .call(
+                &node.service_name,
+                &node.operation.document_str,
+                variables,
+                left_null,
+            )
             .await
         else {
             return;

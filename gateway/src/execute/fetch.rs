@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::Execution;
 use super::merge::{apply_output_rewrites, deep_merge};
 use crate::error::{Code, GraphqlError, PathSegment};
-use crate::supergraph::planner::FetchNode;
+use crate::supergraph::planner::{FetchNode, SelectionItem, SelectionSet};
 use crate::transport::{SubgraphRequest, SubgraphResponse, TransportError};
 
 /// A subgraph's GraphQL response.
@@ -24,11 +24,16 @@ impl<'a> Execution<'a> {
     /// Runs a fetch at the root of the response (no entities): its data merges into the root.
     pub(super) async fn fetch_root(&self, fetch: &FetchNode) {
         let variables = self.fetch_variables(fetch.variable_usages.iter().flatten(), None);
+        let left_null = filled_keys(&fetch.operation.document.operation.selection_set, None)
+            .into_iter()
+            .map(|key| vec![PathSegment::Key(key)])
+            .collect();
         let Some(body) = self
             .call(
                 &fetch.service_name,
                 &fetch.operation.document_str,
                 variables,
+                left_null,
             )
             .await
         else {
@@ -65,18 +70,32 @@ impl<'a> Execution<'a> {
         variables
     }
 
-    /// Sends `operation` to `service`; on failure records an error and returns `None`.
+    /// Sends `operation` to `service`; on failure records an error and returns `None`. The
+    /// failure is reported once for each path in `left_null` (the response fields this fetch
+    /// would have filled), so the client sees which fields it lost; without paths, or past
+    /// [`MAX_PATHED_ERRORS`], one error without a path stands for the rest.
     pub(super) async fn call(
         &self,
         service: &str,
         operation: &str,
         variables: Map<String, Value>,
+        left_null: Vec<Vec<PathSegment>>,
     ) -> Option<SubgraphBody> {
         let outcome = self.send(service, operation, variables).await;
         match outcome.and_then(|response| self.read(service, &response)) {
             Ok(body) => Some(body),
             Err(error) => {
-                self.error(error);
+                let truncated = left_null.len() > MAX_PATHED_ERRORS;
+                let pathed = left_null.into_iter().take(MAX_PATHED_ERRORS).map(|path| {
+                    let mut error = error.clone();
+                    error.path = Some(path);
+                    error
+                });
+                let pathed: Vec<GraphqlError> = pathed.collect();
+                if pathed.is_empty() || truncated {
+                    self.error(error);
+                }
+                self.errors(pathed);
                 None
             }
         }
@@ -147,6 +166,44 @@ impl<'a> Execution<'a> {
             }
         }
     }
+}
+
+/// Most errors one failed fetch reports with a path each; a list of thousands of entities gets
+/// the first ones and one error without a path for the rest.
+const MAX_PATHED_ERRORS: usize = 100;
+
+/// The response keys a fetch fills at each place it writes to: the top-level fields of its
+/// selection, or for an entity fetch the fields under `_entities` (or under `field`, an alias
+/// of a batched entity fetch).
+pub(super) fn filled_keys(selection: &SelectionSet, field: Option<&str>) -> Vec<String> {
+    fn keys(set: &SelectionSet, out: &mut Vec<String>) {
+        for item in &set.items {
+            match item {
+                SelectionItem::Field(field) if field.name != "__typename" => {
+                    let key = field.alias.as_deref().unwrap_or(&field.name);
+                    if !out.iter().any(|k| k == key) {
+                        out.push(key.to_owned());
+                    }
+                }
+                SelectionItem::InlineFragment(fragment) => keys(&fragment.selections, out),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    match field {
+        None => keys(selection, &mut out),
+        Some(entities) => {
+            for item in &selection.items {
+                if let SelectionItem::Field(f) = item
+                    && f.alias.as_deref().unwrap_or(&f.name) == entities
+                {
+                    keys(&f.selections, &mut out);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// An error about a subgraph request as a whole.

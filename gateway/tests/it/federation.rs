@@ -527,10 +527,14 @@ async fn skip_and_include_follow_variables_and_their_defaults() {
 async fn a_missing_non_null_field_nulls_the_nearest_nullable_parent() {
     let stack = Stack::start().await;
     stack.fault("shipping", Fault::ServerError);
-    let failure = json!({
-        "message": "HTTP fetch failed from 'shipping': the subgraph answered with HTTP status 500",
-        "extensions": { "code": "SUBREQUEST_HTTP_ERROR", "serviceName": "shipping" },
-    });
+    // The failure is reported at each field it left null.
+    let failure = |path: Value| {
+        json!({
+            "message": "HTTP fetch failed from 'shipping': the subgraph answered with HTTP status 500",
+            "path": path,
+            "extensions": { "code": "SUBREQUEST_HTTP_ERROR", "serviceName": "shipping" },
+        })
+    };
 
     // `Book.shippingCost: Int!` is missing: `book` (nullable) becomes null, `ping` survives.
     let body = stack
@@ -541,7 +545,10 @@ async fn a_missing_non_null_field_nulls_the_nearest_nullable_parent() {
         .await;
     assert_eq!(
         body,
-        json!({ "data": { "book": null, "ping": "pong" }, "errors": [failure] })
+        json!({
+            "data": { "book": null, "ping": "pong" },
+            "errors": [failure(json!(["book", "shippingCost"]))],
+        })
     );
     assert_eq!(stack.requests(), requests(0, 1, 0, 1));
 
@@ -550,7 +557,10 @@ async fn a_missing_non_null_field_nulls_the_nearest_nullable_parent() {
     let body = stack
         .query("{ books { id shippingCost } }", json!({}))
         .await;
-    assert_eq!(body, json!({ "data": null, "errors": [failure] }));
+    let errors: Vec<Value> = (0..data::books().len())
+        .map(|i| failure(json!(["books", i, "shippingCost"])))
+        .collect();
+    assert_eq!(body, json!({ "data": null, "errors": errors }));
     assert_eq!(stack.requests(), requests(0, 1, 0, 1));
 }
 
@@ -570,6 +580,7 @@ fn partial_book(message: &str, code: &str) -> Value {
         "data": { "book": { "title": "The Dispossessed", "author": null } },
         "errors": [{
             "message": message,
+            "path": ["book", "author", "name"],
             "extensions": { "code": code, "serviceName": "authors" },
         }],
     })

@@ -61,26 +61,26 @@ impl Product {
     }
 
     /// Whether at least one unit can be ordered now.
-    async fn in_stock(&self) -> bool {
-        self.quantity > 0
+    async fn in_stock(&self) -> Option<bool> {
+        Some(self.quantity > 0)
     }
 
     /// Units on hand that are not reserved by an order.
-    async fn quantity(&self) -> i32 {
-        self.quantity
+    async fn quantity(&self) -> Option<i32> {
+        Some(self.quantity)
     }
 
     /// Shipping for one unit in cents: free from 100.00 (10000 cents) up; below that 4.99 plus
     /// one cent per full 10 grams of weight, at most 29.99.
     #[graphql(requires = "priceCents weightGrams")]
-    async fn shipping_estimate_cents(&self) -> async_graphql::Result<i32> {
+    async fn shipping_estimate_cents(&self) -> async_graphql::Result<Option<i32>> {
         let price = self
             .price_cents
             .ok_or_else(|| not_provided("priceCents", "catalog"))?;
         let weight = self
             .weight_grams
             .ok_or_else(|| not_provided("weightGrams", "catalog"))?;
-        Ok(shipping_estimate_cents(price, weight))
+        Ok(Some(shipping_estimate_cents(price, weight)))
     }
 }
 

@@ -132,7 +132,7 @@ impl User {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 10)] first: Option<i32>,
-    ) -> async_graphql::Result<Vec<Order>> {
+    ) -> async_graphql::Result<Option<Vec<Order>>> {
         let caller = require_user(ctx)?;
         if caller != self.id {
             return Err(error(
@@ -147,7 +147,7 @@ impl User {
             .await
             .internal("loading a user's orders")?
             .unwrap_or_default();
-        Ok(orders.into_iter().map(Order).collect())
+        Ok(Some(orders.into_iter().map(Order).collect()))
     }
 }
 

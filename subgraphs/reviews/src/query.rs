@@ -70,10 +70,10 @@ impl Product {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 10, desc = "How many reviews to return, 1 to 50.")] first: i32,
-    ) -> async_graphql::Result<Vec<Review>> {
+    ) -> async_graphql::Result<Option<Vec<Review>>> {
         let first = input::page_size(first, MAX_LIST)?;
         let loader = &ctx.data::<ProductReviews>()?.0;
-        newest(loader, self.id, first).await
+        newest(loader, self.id, first).await.map(Some)
     }
 
     /// The mean rating, or null when nobody has reviewed the product.
@@ -83,8 +83,8 @@ impl Product {
     }
 
     /// How many reviews the product has.
-    async fn review_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
-        Ok(rating_stats(ctx, self.id).await?.count)
+    async fn review_count(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i64>> {
+        Ok(Some(rating_stats(ctx, self.id).await?.count))
     }
 }
 
@@ -118,10 +118,10 @@ impl User {
         &self,
         ctx: &Context<'_>,
         #[graphql(default = 10, desc = "How many reviews to return, 1 to 50.")] first: i32,
-    ) -> async_graphql::Result<Vec<Review>> {
+    ) -> async_graphql::Result<Option<Vec<Review>>> {
         let first = input::page_size(first, MAX_LIST)?;
         let loader = &ctx.data::<AuthorReviews>()?.0;
-        newest(loader, self.id, first).await
+        newest(loader, self.id, first).await.map(Some)
     }
 }
 

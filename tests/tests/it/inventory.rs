@@ -63,7 +63,7 @@ async fn service_sdl_extends_product_and_hides_reservations() {
             r#"type Product @key(fields: "id")"#,
             "priceCents: Int! @external",
             "weightGrams: Int! @external",
-            r#"shippingEstimateCents: Int! @requires(fields: "priceCents weightGrams")"#,
+            r#"shippingEstimateCents: Int @requires(fields: "priceCents weightGrams")"#,
             "reserveStock(reservationId: String!, lines: [StockLineInput!]! @inaccessible): Boolean! @inaccessible",
             "releaseStock(reservationId: String!): Boolean! @inaccessible",
             "input StockLineInput @inaccessible",

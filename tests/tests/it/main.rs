@@ -4,6 +4,7 @@ mod accounts;
 mod bff_mobile;
 mod bff_web;
 mod catalog;
+mod faults;
 mod inventory;
 mod orders;
 mod reviews;

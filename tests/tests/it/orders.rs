@@ -88,7 +88,7 @@ async fn service_sdl_declares_orders_and_extends_users() {
         for expected in [
             r#"type Order @key(fields: "id")"#,
             r#"type User @key(fields: "id")"#,
-            "orders(first: Int = 10): [Order!]!",
+            "orders(first: Int = 10): [Order!]",
             r#"type Product @key(fields: "id", resolvable: false)"#,
             "checkout(lines: [CheckoutLineInput!]!, idempotencyKey: String!): Order!",
             "myOrders(first: Int = 20): [Order!]!",
