@@ -134,9 +134,16 @@ struct Front {
 pub struct Stack {
     subgraphs: Vec<Running>,
     fronts: Vec<Front>,
+    /// Stops the subgraphs; cancelled only once the fronts have drained.
     shutdown: CancellationToken,
+    /// Stops the BFFs and the router, first.
+    fronts_shutdown: CancellationToken,
     backend: Backend,
 }
+
+/// How long a server may take to finish the requests in flight when the stack stops; past it,
+/// its remaining requests are cut off.
+pub const DRAIN: Duration = Duration::from_secs(10);
 
 impl Stack {
     /// Starts every subgraph; fails, stopping what had started, if any of them cannot start.
@@ -171,6 +178,7 @@ impl Stack {
             subgraphs: Vec::new(),
             fronts: Vec::new(),
             shutdown: shutdown.clone(),
+            fronts_shutdown: CancellationToken::new(),
             backend: config.backend.clone(),
         };
         for (service, listener) in SERVICES.iter().zip(listeners) {
@@ -217,7 +225,7 @@ impl Stack {
         let addr = listener.local_addr()?;
         let mut web = bff_web::profile(config.environment);
         web.subgraphs.urls = subgraph_urls.clone();
-        let task = bff_web::start(listener, web, self.shutdown.clone()).await?;
+        let task = bff_web::start(listener, web, self.fronts_shutdown.clone()).await?;
         self.fronts.push(Front {
             name: "web",
             addr,
@@ -228,7 +236,7 @@ impl Stack {
         let addr = listener.local_addr()?;
         let mut mobile = bff_mobile::profile(config.environment);
         mobile.subgraphs.urls = subgraph_urls;
-        let task = bff_mobile::start(listener, mobile, self.shutdown.clone()).await?;
+        let task = bff_mobile::start(listener, mobile, self.fronts_shutdown.clone()).await?;
         self.fronts.push(Front {
             name: "mobile",
             addr,
@@ -263,8 +271,11 @@ impl Stack {
             Engine::new(supergraph, router, Default::default()).context("starting the engine")?;
         let listener = bind("gateway", config.host, config.gateway_port).await?;
         let addr = listener.local_addr()?;
-        let task =
-            tributary_gateway::http::serve(listener, Arc::new(engine), self.shutdown.clone());
+        let task = tributary_gateway::http::serve(
+            listener,
+            Arc::new(engine),
+            self.fronts_shutdown.clone(),
+        );
         tracing::info!(%addr, "federation router serving");
         self.fronts.push(Front {
             name: "gateway",
@@ -312,28 +323,36 @@ impl Stack {
         &self.backend
     }
 
-    /// Stops every server, letting in-flight requests finish.
+    /// Stops every server in drain order: the BFFs and the router stop accepting and finish
+    /// the requests they hold (whose fetches still reach the subgraphs), then the subgraphs do
+    /// the same; each server gets at most [`DRAIN`] before its remaining requests are cut off.
     pub async fn stop(self) {
-        self.shutdown.cancel();
+        self.fronts_shutdown.cancel();
         for front in self.fronts {
-            match front.task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    tracing::warn!(server = front.name, error = %err, "server ended with an error")
-                }
-                Err(err) => tracing::warn!(server = front.name, error = %err, "server task failed"),
-            }
+            drain(front.name, front.task).await;
         }
+        self.shutdown.cancel();
         for running in self.subgraphs {
-            match running.task.await {
-                Ok(Ok(())) => {}
-                Ok(Err(err)) => {
-                    tracing::warn!(subgraph = running.name, error = %err, "server ended with an error")
-                }
-                Err(err) => {
-                    tracing::warn!(subgraph = running.name, error = %err, "server task failed")
-                }
-            }
+            drain(running.name, running.task).await;
+        }
+    }
+}
+
+/// Waits for a server that was told to stop, at most [`DRAIN`].
+async fn drain(name: &'static str, mut task: tokio::task::JoinHandle<std::io::Result<()>>) {
+    match tokio::time::timeout(DRAIN, &mut task).await {
+        Ok(Ok(Ok(()))) => tracing::info!(server = name, "drained"),
+        Ok(Ok(Err(err))) => {
+            tracing::warn!(server = name, error = %err, "server ended with an error")
+        }
+        Ok(Err(err)) => tracing::warn!(server = name, error = %err, "server task failed"),
+        Err(_) => {
+            task.abort();
+            tracing::warn!(
+                server = name,
+                drain_s = DRAIN.as_secs(),
+                "requests still in flight were cut off"
+            );
         }
     }
 }

@@ -67,7 +67,8 @@ pub fn write_response(
     let has_errors = !outcome.errors.is_empty() || !errors.is_empty();
     if has_errors {
         out.extend_from_slice(b",\"errors\":");
-        let all: Vec<&GraphqlError> = outcome.errors.iter().chain(errors.iter()).collect();
+        let prior = for_the_client(&outcome.errors, &prepared.operation.selection_set);
+        let all: Vec<&GraphqlError> = prior.iter().chain(errors.iter()).collect();
         let _ = serde_json::to_writer(&mut out, &all);
     }
     out.push(b'}');
@@ -375,4 +376,58 @@ impl<'a> Writer<'a> {
 /// Writes `text` as a JSON string.
 fn write_json_str(out: &mut Vec<u8>, text: &str) {
     let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// The execution's errors as the client should see them: an error pathed at a field the client
+/// did not select (one the planner fetched only to feed `@requires`) loses its path, and the
+/// copies that then say the same thing are kept once.
+fn for_the_client(errors: &[GraphqlError], selection: &SelectionSet) -> Vec<GraphqlError> {
+    let mut out: Vec<GraphqlError> = Vec::with_capacity(errors.len());
+    for error in errors {
+        let mut error = error.clone();
+        if error
+            .path
+            .as_deref()
+            .is_some_and(|path| !selected(selection, path))
+        {
+            error.path = None;
+            if out.contains(&error) {
+                continue;
+            }
+        }
+        out.push(error);
+    }
+    out
+}
+
+/// Whether the client's selection reaches `path` (indices skipped, fragments looked through).
+fn selected(selection: &SelectionSet, path: &[PathSegment]) -> bool {
+    fn fields<'s>(set: &'s SelectionSet, key: &str, out: &mut Vec<&'s SelectionSet>) {
+        for item in &set.items {
+            match item {
+                SelectionItem::Field(field)
+                    if field.alias.as_deref().unwrap_or(&field.name) == key =>
+                {
+                    out.push(&field.selections)
+                }
+                SelectionItem::InlineFragment(fragment) => fields(&fragment.selections, key, out),
+                _ => {}
+            }
+        }
+    }
+    let mut sets = vec![selection];
+    for segment in path {
+        let PathSegment::Key(key) = segment else {
+            continue;
+        };
+        let mut next = Vec::new();
+        for set in &sets {
+            fields(set, key, &mut next);
+        }
+        if next.is_empty() {
+            return false;
+        }
+        sets = next;
+    }
+    true
 }

@@ -162,3 +162,43 @@ async fn every_fault_under_load_gives_coded_partial_pages_in_bounded_time_and_re
     }
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn stopping_the_stack_lets_requests_in_flight_finish_whole() {
+    let stack = TestStack::sqlite().await;
+    let url = stack.url("web");
+    let http = stack.http().clone();
+    let requests: Vec<_> = (0..24)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.clone());
+            tokio::spawn(async move {
+                let response = http
+                    .post(&url)
+                    .json(&json!({ "query": PRODUCT_PAGE, "variables": { "id": "25" } }))
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                response.json::<Value>().await.map_err(|e| e.to_string())
+            })
+        })
+        .collect();
+    // The stop begins while the pages are being answered.
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    let started = Instant::now();
+    stack.stop().await;
+    let stopped_in = started.elapsed();
+    let mut answered = 0;
+    for request in requests {
+        match request.await.expect("the request task") {
+            // A request that arrived after the BFF stopped accepting may be refused; one that
+            // was taken in must be answered whole.
+            Err(refused) => assert!(refused.contains("connect"), "{refused}"),
+            Ok(response) => {
+                assert_eq!(response, whole_page());
+                answered += 1;
+            }
+        }
+    }
+    assert!(answered > 0, "no request was in flight when the stop began");
+    assert!(stopped_in < Duration::from_secs(15), "{stopped_in:?}");
+}
