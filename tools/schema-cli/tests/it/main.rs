@@ -6,6 +6,7 @@
 mod clients;
 mod compat;
 mod domain;
+mod properties;
 mod snapshots;
 
 use hive_router_query_planner::{
