@@ -58,7 +58,7 @@ fn selection(
             break;
         };
         out.push_str(&field.name);
-        if !field.arguments.is_empty() && choices.next().unwrap_or(0) % 2 == 0 {
+        if !field.arguments.is_empty() && choices.next().unwrap_or(0).is_multiple_of(2) {
             let argument =
                 &field.arguments[choices.next().unwrap_or(0) as usize % field.arguments.len()];
             let value = match choices.next().unwrap_or(0) % 5 {
