@@ -91,6 +91,34 @@ impl TestStack {
         }
     }
 
+    /// What subgraph `name`'s own code reaches (its database, the token authority, its peers),
+    /// for tests that run a subgraph's upkeep by hand or stage what a crash would leave.
+    pub async fn deps(&self, name: &str) -> subgraph_kit::Deps {
+        let stack = self.stack.as_ref().expect("a running stack");
+        let (url, schema) = match stack.backend() {
+            Backend::Sqlite(dir) => (format!("sqlite://{}/{name}.sqlite", dir.display()), None),
+            Backend::Postgres { url, schema_prefix } => {
+                (url.clone(), Some(format!("{schema_prefix}{name}")))
+            }
+        };
+        let db = subgraph_kit::db::connect(&url, schema.as_deref())
+            .await
+            .expect("the subgraph's database");
+        let urls = stack
+            .urls()
+            .into_iter()
+            .map(|(name, url)| (name.to_owned(), url))
+            .collect();
+        subgraph_kit::Deps {
+            db,
+            auth: subgraph_kit::Auth::new(
+                TEST_SECRET.as_bytes(),
+                std::time::Duration::from_secs(3600),
+            ),
+            peers: subgraph_kit::Peers::try_new(urls).expect("peer URLs"),
+        }
+    }
+
     /// Whether this stack runs on PostgreSQL.
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()

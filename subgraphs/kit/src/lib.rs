@@ -35,6 +35,8 @@ pub use sea_orm_migration;
 pub use subgraph_core::{
     Code, ResultExt, error, federation_sdl, harden, input, loader, not_provided, reference,
 };
+/// The token a subgraph's server and upkeep stop on.
+pub use tokio_util::sync::CancellationToken;
 
 use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
@@ -56,6 +58,16 @@ pub trait Subgraph: 'static {
 
     /// Builds the GraphQL executor answering this subgraph's requests.
     fn executor(deps: Deps) -> impl async_graphql::Executor;
+
+    /// Background upkeep the subgraph runs beside its server until `shutdown` (orders
+    /// reconciles checkouts a crash left behind); none by default.
+    fn maintain(
+        deps: Deps,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let _ = (deps, shutdown);
+        std::future::ready(())
+    }
 }
 
 /// Everything a subgraph's resolvers may reach: its database, the token authority and its peers.

@@ -74,6 +74,7 @@ pub async fn start<S: Subgraph>(
         auth: options.auth.clone(),
         peers: options.peers,
     };
+    tokio::spawn(S::maintain(deps.clone(), shutdown.clone()));
     let app = server::router(S::NAME, S::executor(deps), options.auth, db);
     let addr = options.listener.local_addr()?;
     let task = tokio::spawn(

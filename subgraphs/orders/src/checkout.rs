@@ -317,6 +317,43 @@ fn lease_end() -> i64 {
     now_ms().saturating_add(LEASE.as_millis() as i64)
 }
 
+/// Releases the stock of every `PENDING` order whose lease ran out and removes it; an order
+/// whose release fails stays pending, its lease given up, for the next round.
+pub(crate) async fn reconcile(
+    db: &DatabaseConnection,
+    upstream: &Upstream,
+) -> async_graphql::Result<usize> {
+    let stale = order::Entity::find()
+        .filter(order::Column::Status.eq(order::PENDING))
+        .filter(order::Column::LeaseExpiresMs.lte(now_ms()))
+        .all(db)
+        .await
+        .internal("finding abandoned checkouts")?;
+    let mut released = 0;
+    for pending in stale {
+        if !claim(db, pending.id).await? {
+            continue; // a retry of that checkout took it over first
+        }
+        let reservation = reservation_id(&pending);
+        match upstream.release(&reservation).await {
+            Ok(()) => {
+                remove_pending(db, pending.id).await?;
+                tracing::info!(
+                    order = pending.id,
+                    reservation,
+                    "abandoned checkout released"
+                );
+                released += 1;
+            }
+            Err(err) => {
+                tracing::warn!(order = pending.id, error = ?err.message, "releasing an abandoned checkout failed");
+                give_up(db, pending.id).await?;
+            }
+        }
+    }
+    Ok(released)
+}
+
 /// Takes over a pending order whose lease ran out; false when another request was quicker.
 async fn claim(db: &DatabaseConnection, id: i64) -> async_graphql::Result<bool> {
     let claimed = order::Entity::update_many()

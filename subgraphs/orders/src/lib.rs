@@ -51,6 +51,13 @@ impl Subgraph for Orders {
         seed::seed(db).await
     }
 
+    fn maintain(
+        deps: Deps,
+        shutdown: subgraph_kit::CancellationToken,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        reconcile_until(deps, shutdown)
+    }
+
     fn executor(deps: Deps) -> impl async_graphql::Executor {
         let (orders, lines, customer_orders) = loader::loaders(&deps.db);
         builder()
@@ -60,6 +67,34 @@ impl Subgraph for Orders {
             .data(upstream::Upstream::new(deps.peers, deps.auth))
             .data(deps.db)
             .finish()
+    }
+}
+
+/// How often checkouts a crash left `PENDING` are looked for (also once at start).
+pub const RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Releases the stock of checkouts left `PENDING` past their lease (the process that held them
+/// died, or inventory could not say whether it reserved) and removes them; returns how many.
+/// Safe to run again and beside running checkouts: it only takes orders whose lease ran out,
+/// claiming each first, and releasing a reservation twice returns its stock once.
+pub async fn reconcile(deps: &Deps) -> async_graphql::Result<usize> {
+    let upstream = upstream::Upstream::new(deps.peers.clone(), deps.auth.clone());
+    checkout::reconcile(&deps.db, &upstream).await
+}
+
+async fn reconcile_until(deps: Deps, shutdown: subgraph_kit::CancellationToken) {
+    loop {
+        match reconcile(&deps).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "abandoned checkouts reconciled"),
+            Err(err) => {
+                tracing::warn!(error = ?err.message, "reconciling checkouts failed; retrying later")
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(RECONCILE_EVERY) => {}
+        }
     }
 }
 

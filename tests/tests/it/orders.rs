@@ -531,3 +531,47 @@ async fn a_customer_checks_out_through_the_gateway() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn checkouts_a_crash_left_pending_are_released_once_and_live_ones_are_left_alone() {
+    use subgraph_kit::sea_orm::ConnectionTrait;
+    each_backend(|stack| async move {
+        let token = stack.login("grace@example.com").await;
+        let before = stock(&stack, 1).await;
+        let crashed = checkout(&stack, &token, &[(1, 2)], "crash-left-pending-1").await;
+        let live = checkout(&stack, &token, &[(1, 1)], "still-checking-out-1").await;
+        let crashed_id = crashed["data"]["checkout"]["id"].as_str().expect("an order").to_owned();
+        let live_id = live["data"]["checkout"]["id"].as_str().expect("an order").to_owned();
+        assert_eq!(stock(&stack, 1).await, before - 3);
+
+        // A crash between reserving the stock and placing the order leaves it PENDING with a
+        // lease that runs out; a checkout still in progress holds a lease in the future.
+        let deps = stack.deps("orders").await;
+        let far = i64::MAX / 2;
+        for (id, lease) in [(&crashed_id, 0), (&live_id, far)] {
+            deps.db
+                .execute_unprepared(&format!(
+                    "UPDATE orders SET status = 'PENDING', lease_expires_ms = {lease} WHERE id = {id}"
+                ))
+                .await
+                .expect("stage the crash");
+        }
+
+        // The orders subgraph's own upkeep may get there first (it runs every 15 s).
+        let released = subgraph_orders::reconcile(&deps).await.expect("reconciled");
+        assert!(released <= 1, "{released}");
+        // The crashed checkout's two units are back; the live one keeps its unit.
+        assert_eq!(stock(&stack, 1).await, before - 1);
+        // Again: nothing left to do, nothing released twice.
+        assert_eq!(subgraph_orders::reconcile(&deps).await.expect("reconciled"), 0);
+        assert_eq!(stock(&stack, 1).await, before - 1);
+
+        // The abandoned order is gone; a retry with its key checks out anew.
+        assert!(!my_order_ids(&stack, &token).await.contains(&crashed_id));
+        let retried = checkout(&stack, &token, &[(1, 2)], "crash-left-pending-1").await;
+        assert_eq!(retried["data"]["checkout"]["status"], "PLACED", "{retried}");
+        assert_eq!(stock(&stack, 1).await, before - 3);
+        stack
+    })
+    .await;
+}
