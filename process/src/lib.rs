@@ -13,6 +13,9 @@
 //! - [`signal`]: Ctrl-C or SIGTERM.
 //! - [`run`]: the body of every `main`.
 //! - [`parse_named_urls`]: `NAME=URL` command-line values.
+//! - [`supervise`]: a server restarted with backoff when it ends early.
+
+mod supervise;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,6 +23,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
+
+pub use supervise::supervise;
 
 /// Where a process runs, which decides the conveniences it offers and what it refuses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -38,11 +38,17 @@ pub fn serve(
     shutdown: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let app = router(engine);
-    tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .into_future(),
-    )
+    // Restarted with backoff should it end early (an engine in a launcher beside others).
+    tokio::spawn(tributary_process::supervise(
+        "engine",
+        listener,
+        shutdown,
+        move |listener, shutdown| {
+            axum::serve(listener, app.clone())
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .into_future()
+        },
+    ))
 }
 
 /// Routes `/graphql` (GET, POST) and `/health` to `engine`.

@@ -77,11 +77,18 @@ pub async fn start<S: Subgraph>(
     tokio::spawn(S::maintain(deps.clone(), shutdown.clone()));
     let app = server::router(S::NAME, S::executor(deps), options.auth, db);
     let addr = options.listener.local_addr()?;
-    let task = tokio::spawn(
-        axum::serve(options.listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .into_future(),
-    );
+    // Restarted with backoff should it end early: in the one-process launcher one failed
+    // server must not leave the stack half-dead.
+    let task = tokio::spawn(tributary_process::supervise(
+        S::NAME,
+        options.listener,
+        shutdown,
+        move |listener, shutdown| {
+            axum::serve(listener, app.clone())
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .into_future()
+        },
+    ));
     tracing::info!(subgraph = S::NAME, %addr, "subgraph serving");
     Ok(Running {
         name: S::NAME,
