@@ -1,6 +1,6 @@
 //! The five domain subgraphs compose into a supergraph the gateway's planner plans across.
 
-use crate::{definition, plan_outline, planner};
+use crate::{definition, plan_outline};
 use tributary_schema::{compose, files};
 use tributary_schema_cli::{domain_sources, workspace};
 
@@ -12,7 +12,7 @@ fn domain_supergraph() -> String {
 fn a_product_page_is_planned_across_catalog_inventory_reviews_and_accounts() {
     let supergraph = domain_supergraph();
     let outline = plan_outline(
-        &planner(&supergraph),
+        &supergraph,
         r#"{
           product(id: "1") {
             name

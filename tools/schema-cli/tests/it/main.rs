@@ -9,35 +9,22 @@ mod domain;
 mod properties;
 mod snapshots;
 
-use hive_router_query_planner::{
-    ast::normalization::normalize_operation,
-    graph::PlannerOverrideContext,
-    planner::{Planner, QueryPlannerOptions},
-    utils::{
-        cancellation::CancellationToken,
-        parsing::{safe_parse_operation, safe_parse_schema},
-    },
-};
+use tributary_gateway::Supergraph;
+use tributary_gateway::supergraph::planner::parse_operation;
 
-/// Loads a supergraph into the gateway's planner, as the gateway will.
-pub fn planner(supergraph: &str) -> Planner {
-    let document = safe_parse_schema(supergraph).expect("the supergraph parses");
-    Planner::new_from_supergraph(&document, QueryPlannerOptions::default())
-        .expect("the planner accepts the supergraph")
-}
-
-/// Plans an operation and outlines the plan: its Sequence/Parallel/Flatten/Fetch skeleton,
-/// one node per line, indented as in the plan's own `Display`.
-pub fn plan_outline(planner: &Planner, operation: &str) -> String {
-    let operation = safe_parse_operation(operation).expect("the operation parses");
-    let normalized = normalize_operation(&planner.supergraph, &operation, None)
+/// Plans an operation on a supergraph the way the engine does (its own `Supergraph`) and
+/// outlines the plan: its Sequence/Parallel/Flatten/Fetch skeleton, one node per line, indented
+/// as in the plan's own `Display`.
+pub fn plan_outline(supergraph: &str, operation: &str) -> String {
+    let supergraph = Supergraph::from_sdl(supergraph).expect("the engine loads the supergraph");
+    let parsed = parse_operation(operation, 15_000).expect("the operation parses");
+    let normalized = supergraph
+        .planner()
+        .normalize(&parsed, None)
         .expect("the operation normalizes");
-    let plan = planner
-        .plan_from_normalized_operation(
-            normalized.executable_operation(),
-            PlannerOverrideContext::default(),
-            &CancellationToken::new(),
-        )
+    let plan = supergraph
+        .planner()
+        .plan_without_introspection(&normalized)
         .expect("the operation plans");
     plan.to_string()
         .lines()
