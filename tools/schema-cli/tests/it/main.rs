@@ -6,6 +6,7 @@
 mod clients;
 mod compat;
 mod domain;
+mod invariants;
 mod properties;
 mod snapshots;
 
