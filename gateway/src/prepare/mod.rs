@@ -213,16 +213,7 @@ impl Rules {
         if !errors.is_empty() {
             return Err(PrepareError::Validation(errors));
         }
-        let (operation_type, variables) = match selected {
-            OperationDefinition::SelectionSet(_) => (OperationType::Query, Vec::new()),
-            OperationDefinition::Query(q) => (OperationType::Query, q.variable_definitions.clone()),
-            OperationDefinition::Mutation(m) => {
-                (OperationType::Mutation, m.variable_definitions.clone())
-            }
-            OperationDefinition::Subscription(s) => {
-                (OperationType::Subscription, s.variable_definitions.clone())
-            }
-        };
+        let (operation_type, variables) = kind_and_variables(selected);
         let operation = supergraph.planner().normalize(&document, name)?;
         let plan = supergraph
             .planner()
@@ -254,6 +245,22 @@ fn cache_key(version: u64, document: &str, operation_name: Option<&str>) -> u64 
     hasher.update(&[0xff]);
     hasher.update(operation_name.unwrap_or("").as_bytes());
     hasher.digest()
+}
+
+/// An operation's kind and its variable definitions.
+fn kind_and_variables(
+    operation: &OperationDefinition,
+) -> (OperationType, Vec<query::VariableDefinition>) {
+    match operation {
+        OperationDefinition::SelectionSet(_) => (OperationType::Query, Vec::new()),
+        OperationDefinition::Query(q) => (OperationType::Query, q.variable_definitions.clone()),
+        OperationDefinition::Mutation(m) => {
+            (OperationType::Mutation, m.variable_definitions.clone())
+        }
+        OperationDefinition::Subscription(s) => {
+            (OperationType::Subscription, s.variable_definitions.clone())
+        }
+    }
 }
 
 /// Whether any selection of the document carries `@defer` or `@stream`.
