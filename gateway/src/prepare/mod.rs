@@ -65,6 +65,11 @@ pub enum PrepareError {
     /// Several operations and no name to choose one.
     #[error("an operation name is required when the document contains several operations")]
     AmbiguousOperation,
+    /// A field named like a meta-field that is none (`__schem`), which validation lets pass.
+    #[error(
+        "Cannot query field \"{0}\": the only meta-fields are __typename, and __schema and __type on the query root"
+    )]
+    UnknownMetaField(String),
     /// A subscription, `@defer` or `@stream`, which this engine does not serve.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -80,6 +85,7 @@ impl PrepareError {
             PrepareError::Parse(_) => Code::GraphqlParseFailed,
             PrepareError::Limit(limit) => limit.code(),
             PrepareError::Validation(_)
+            | PrepareError::UnknownMetaField(_)
             | PrepareError::NoOperation
             | PrepareError::AmbiguousOperation => Code::GraphqlValidationFailed,
             PrepareError::UnknownOperation(_) => Code::GraphqlUnknownOperationName,
@@ -213,6 +219,9 @@ impl Rules {
         if !errors.is_empty() {
             return Err(PrepareError::Validation(errors));
         }
+        if let Some(field) = unknown_meta_field(&document, supergraph.api().query_type()) {
+            return Err(PrepareError::UnknownMetaField(field));
+        }
         let (operation_type, variables) = kind_and_variables(selected);
         let operation = supergraph.planner().normalize(&document, name)?;
         let plan = supergraph
@@ -261,6 +270,42 @@ fn kind_and_variables(
             (OperationType::Subscription, s.variable_definitions.clone())
         }
     }
+}
+
+/// The first field named `__…` that is not a meta-field where it stands: `__typename`
+/// anywhere, `__schema` and `__type` on the query root only.
+fn unknown_meta_field(document: &query::Document, query_type: &str) -> Option<String> {
+    fn walk(set: &SelectionSet, root: bool) -> Option<String> {
+        set.items.iter().find_map(|selection| match selection {
+            query::Selection::Field(field) => {
+                let name = field.name.as_str();
+                let meta =
+                    name == "__typename" || (root && (name == "__schema" || name == "__type"));
+                if name.starts_with("__") && !meta {
+                    return Some(name.to_owned());
+                }
+                walk(&field.selection_set, false)
+            }
+            query::Selection::InlineFragment(fragment) => walk(&fragment.selection_set, root),
+            query::Selection::FragmentSpread(_) => None,
+        })
+    }
+    document
+        .definitions
+        .iter()
+        .find_map(|definition| match definition {
+            Definition::Operation(operation) => {
+                let root = matches!(
+                    operation,
+                    OperationDefinition::Query(_) | OperationDefinition::SelectionSet(_)
+                );
+                walk(operation_parts(operation).1, root)
+            }
+            Definition::Fragment(fragment) => {
+                let query::TypeCondition::On(on) = &fragment.type_condition;
+                walk(&fragment.selection_set, on == query_type)
+            }
+        })
 }
 
 /// Whether any selection of the document carries `@defer` or `@stream`.

@@ -571,3 +571,29 @@ async fn graphiql_opens_the_first_examples_and_offers_every_one_by_name() {
     }
     assert!(page.contains("examples.slice(0, 4)"), "{page}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_named_like_a_meta_field_is_a_validation_error() {
+    let stack = Stack::start().await;
+    for document in [
+        "{ __schem { types { name } } }",
+        "{ books { __type { name } } }",
+        "{ books { ... on Book { __foo } } }",
+    ] {
+        let answer = post(&stack, GRAPHQL_RESPONSE, json!({ "query": document })).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{document}");
+        assert_eq!(
+            code(&answer.body),
+            "GRAPHQL_VALIDATION_FAILED",
+            "{document}"
+        );
+    }
+    // The real meta-fields still answer.
+    let answer = post(
+        &stack,
+        GRAPHQL_RESPONSE,
+        json!({ "query": "{ __typename __type(name: \"Book\") { name } books { __typename } }" }),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
