@@ -2,43 +2,53 @@
 //! of representations (one `_entities` request per subgraph per plan step), and merge each
 //! answer back into every place it came from.
 
-use std::collections::HashMap;
-
-use serde_json::{Map, Value};
+use rustc_hash::FxHashMap;
 
 use super::Execution;
-use super::fetch::{filled_keys, with_service};
+use super::fetch::{RequestBody, filled_keys, with_service};
 use super::merge::{apply_input_rewrites, apply_output_rewrites, deep_merge};
+use super::value::{Object, Value};
 use crate::error::PathSegment;
 use crate::supergraph::api::ApiSchema;
 use crate::supergraph::planner::{
     BatchFetchNode, FetchNode, FetchRewrite, FlattenNodePathSegment, SelectionItem, SelectionSet,
 };
 
-/// One step of a path into the result.
-#[derive(Clone, Debug)]
-enum Step {
-    Key(String),
+/// One step of a path into the result; keys borrow from the plan.
+#[derive(Clone, Copy, Debug)]
+enum Step<'p> {
+    Key(&'p str),
     Index(usize),
+}
+
+/// Where one entity sits in the result and which representation it sent.
+struct Slot {
+    /// Its steps: `trails[start..end]`.
+    start: usize,
+    end: usize,
+    representation: usize,
 }
 
 /// The representations of one entity batch and where each answer goes.
 #[derive(Default)]
-struct Batch {
-    representations: Vec<Value>,
+pub(super) struct Batch<'p> {
+    /// Each distinct representation, serialized as JSON.
+    representations: Vec<Box<[u8]>>,
+    seen: FxHashMap<Box<[u8]>, usize>,
     /// For each entity found: its place in the result and its representation's index.
-    slots: Vec<(Vec<Step>, usize)>,
-    seen: HashMap<String, usize>,
+    slots: Vec<Slot>,
+    /// The steps of every slot's path, one after the other.
+    trails: Vec<Step<'p>>,
     /// For each representation, the first slot that used it (for error paths).
     first_slot: Vec<usize>,
 }
 
-impl Batch {
+impl<'p> Batch<'p> {
     /// Adds every entity found at `path` whose representation `requires` selects.
     fn collect(
         &mut self,
         data: &Value,
-        path: &[FlattenNodePathSegment],
+        path: &'p [FlattenNodePathSegment],
         requires: &SelectionSet,
         rewrites: Option<&Vec<FetchRewrite>>,
         api: &ApiSchema,
@@ -50,8 +60,8 @@ impl Batch {
     fn walk(
         &mut self,
         value: &Value,
-        path: &[FlattenNodePathSegment],
-        trail: &mut Vec<Step>,
+        path: &'p [FlattenNodePathSegment],
+        trail: &mut Vec<Step<'p>>,
         requires: &SelectionSet,
         rewrites: Option<&Vec<FetchRewrite>>,
         api: &ApiSchema,
@@ -76,7 +86,7 @@ impl Batch {
             None => self.add(object, trail, requires, rewrites, api),
             Some((FlattenNodePathSegment::Field(key), rest)) => {
                 if let Some(child) = object.get(key) {
-                    trail.push(Step::Key(key.clone()));
+                    trail.push(Step::Key(key));
                     self.walk(child, rest, trail, requires, rewrites, api);
                     trail.pop();
                 }
@@ -86,9 +96,9 @@ impl Batch {
             }
             Some((FlattenNodePathSegment::TypeCondition(types), rest)) => {
                 // An object without `__typename` passes the condition.
-                let typename = object.get("__typename").and_then(Value::as_str);
-                let matches =
-                    typename.is_none_or(|t| types.iter().any(|c| api.is_possible_type(c, t)));
+                let matches = object
+                    .typename()
+                    .is_none_or(|t| types.iter().any(|c| api.is_possible_type(c, t)));
                 if matches {
                     self.walk(value, rest, trail, requires, rewrites, api);
                 }
@@ -98,48 +108,71 @@ impl Batch {
 
     fn add(
         &mut self,
-        entity: &Map<String, Value>,
-        trail: &[Step],
+        entity: &Object,
+        trail: &[Step<'p>],
         requires: &SelectionSet,
         rewrites: Option<&Vec<FetchRewrite>>,
         api: &ApiSchema,
     ) {
-        let Some(typename) = entity.get("__typename").and_then(Value::as_str) else {
+        let Some(typename) = entity.typename() else {
             return;
         };
-        let mut representation = Map::new();
+        let mut representation = Object::with_capacity(4);
         let found = project(entity, typename, requires, &mut representation, api);
         if !found.matched || found.incomplete {
             return;
         }
-        representation.insert("__typename".into(), Value::String(typename.to_owned()));
+        representation.insert("__typename", Value::String(typename.into()));
         let mut representation = Value::Object(representation);
         if let Some(rewrites) = rewrites {
             apply_input_rewrites(&mut representation, rewrites, api);
         }
-        let key = representation.to_string();
-        let index = match self.seen.get(&key) {
+        let Ok(bytes) = serde_json::to_vec(&representation) else {
+            return;
+        };
+        let bytes = bytes.into_boxed_slice();
+        let index = match self.seen.get(&bytes) {
             Some(index) => *index,
             None => {
                 let index = self.representations.len();
-                self.representations.push(representation);
-                self.seen.insert(key, index);
+                self.seen.insert(bytes.clone(), index);
+                self.representations.push(bytes);
                 self.first_slot.push(self.slots.len());
                 index
             }
         };
-        self.slots.push((trail.to_vec(), index));
+        let start = self.trails.len();
+        self.trails.extend_from_slice(trail);
+        self.slots.push(Slot {
+            start,
+            end: self.trails.len(),
+            representation: index,
+        });
     }
 
-    /// The client path of the first entity that used representation `index`.
+    /// Whether no entity was found.
+    pub(super) fn is_empty(&self) -> bool {
+        self.representations.is_empty()
+    }
+
+    /// The serialized representations, in the order the subgraph answers them.
+    pub(super) fn representations(&self) -> &[Box<[u8]>] {
+        &self.representations
+    }
+
+    fn trail(&self, slot: &Slot) -> &[Step<'p>] {
+        &self.trails[slot.start..slot.end]
+    }
+
     /// The response paths a failed fetch leaves null: each key at each place it writes to.
     fn left_null(&self, keys: &[String]) -> Vec<Vec<PathSegment>> {
         let mut paths = Vec::with_capacity(self.slots.len() * keys.len());
-        for (trail, _) in &self.slots {
-            let base: Vec<PathSegment> = trail
+        for slot in &self.slots {
+            let base: Vec<PathSegment> = self
+                .trail(slot)
                 .iter()
                 .map(|step| match step {
-                    Step::Key(k) => PathSegment::Key(k.clone()),
+                    Step::Key(k) => PathSegment::Key((*k).to_owned()),
                     Step::Index(i) => PathSegment::Index(*i),
                 })
                 .collect();
@@ -152,17 +185,18 @@ impl Batch {
         paths
     }
 
-    fn client_path(&self, index: usize) -> Option<Vec<Value>> {
-        let slot = *self.first_slot.get(index)?;
-        self.slots.get(slot).map(|(trail, _)| {
-            trail
+    /// The client path of the first entity that used representation `index`.
+    fn client_path(&self, index: usize) -> Option<Vec<serde_json::Value>> {
+        let slot = self.slots.get(*self.first_slot.get(index)?)?;
+        Some(
+            self.trail(slot)
                 .iter()
                 .map(|step| match step {
-                    Step::Key(k) => Value::String(k.clone()),
-                    Step::Index(i) => Value::from(*i),
+                    Step::Key(k) => serde_json::Value::String((*k).to_owned()),
+                    Step::Index(i) => serde_json::Value::from(*i),
                 })
-                .collect()
-        })
+                .collect(),
+        )
     }
 }
 
@@ -178,10 +212,10 @@ struct Projected {
 
 /// Copies the fields `selection` asks for from `source` into `out`.
 fn project(
-    source: &Map<String, Value>,
+    source: &Object,
     typename: &str,
     selection: &SelectionSet,
-    out: &mut Map<String, Value>,
+    out: &mut Object,
     api: &ApiSchema,
 ) -> Projected {
     let mut found = Projected::default();
@@ -202,9 +236,7 @@ fn project(
                 found.matched |= field.name != "__typename";
                 match out.get_mut(key) {
                     Some(existing @ Value::Object(_)) => deep_merge(existing, projected, api),
-                    _ => {
-                        out.insert(key.to_owned(), projected);
-                    }
+                    _ => out.insert(key, projected),
                 }
             }
             SelectionItem::InlineFragment(fragment) => {
@@ -232,13 +264,9 @@ fn project_value(value: &Value, selection: &SelectionSet, api: &ApiSchema) -> Va
                 .collect(),
         ),
         Value::Object(object) => {
-            let typename = object
-                .get("__typename")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let mut out = Map::new();
-            project(object, &typename, selection, &mut out, api);
+            let typename = object.typename().unwrap_or_default();
+            let mut out = Object::with_capacity(selection.items.len());
+            project(object, typename, selection, &mut out, api);
             Value::Object(out)
         }
         other => other.clone(),
@@ -256,27 +284,21 @@ impl<'a> Execution<'a> {
                 batch.collect(&data, path, requires, fetch.input_rewrites.as_ref(), api);
             }
         }
-        if batch.representations.is_empty() {
+        if batch.is_empty() {
             return;
         }
-        let variables = self.fetch_variables(
-            fetch.variable_usages.iter().flatten(),
-            Some(vec![(
-                "representations".to_owned(),
-                std::mem::take(&mut batch.representations),
-            )]),
-        );
+        let body = RequestBody {
+            operation: &fetch.operation.document_str,
+            variables: self.variables,
+            usages: fetch.variable_usages.as_ref(),
+            representations: vec![("representations", batch.representations())],
+        };
         let keys = filled_keys(
             &fetch.operation.document.operation.selection_set,
             Some("_entities"),
         );
         let Some(body) = self
-            .call(
-                &fetch.service_name,
-                &fetch.operation.document_str,
-                variables,
-                batch.left_null(&keys),
-            )
+            .call(&fetch.service_name, body, batch.left_null(&keys))
             .await
         else {
             return;
@@ -296,24 +318,28 @@ impl<'a> Execution<'a> {
 
     /// Runs several entity fetches to one subgraph as one request (one alias each).
     pub(super) async fn fetch_batch(&self, node: &BatchFetchNode) {
-        let mut batches = self.collect_batches(node);
-        if batches.iter().all(|b| b.representations.is_empty()) {
+        let batches = self.collect_batches(node);
+        if batches.iter().all(Batch::is_empty) {
             return;
         }
         let representations = node
             .entity_batch
             .aliases
             .iter()
-            .zip(batches.iter_mut())
+            .zip(batches.iter())
             .map(|(alias, batch)| {
                 (
-                    alias.representations_variable_name.clone(),
-                    std::mem::take(&mut batch.representations),
+                    alias.representations_variable_name.as_str(),
+                    batch.representations(),
                 )
             })
             .collect();
-        let variables =
-            self.fetch_variables(node.variable_usages.iter().flatten(), Some(representations));
+        let body = RequestBody {
+            operation: &node.operation.document_str,
+            variables: self.variables,
+            usages: node.variable_usages.as_ref(),
+            representations,
+        };
         let selection = &node.operation.document.operation.selection_set;
         let left_null = node
             .entity_batch
@@ -322,15 +348,7 @@ impl<'a> Execution<'a> {
             .zip(&batches)
             .flat_map(|(alias, batch)| batch.left_null(&filled_keys(selection, Some(&alias.alias))))
             .collect();
-        let Some(body) = self
-            .call(
-                &node.service_name,
-                &node.operation.document_str,
-                variables,
-                left_null,
-            )
-            .await
-        else {
+        let Some(body) = self.call(&node.service_name, body, left_null).await else {
             return;
         };
         let mut data = body.data.unwrap_or(Value::Null);
@@ -338,9 +356,11 @@ impl<'a> Execution<'a> {
         for (alias, batch) in node.entity_batch.aliases.iter().zip(&batches) {
             let results = data.get_mut(&alias.alias).map(Value::take);
             // Each alias takes the errors whose path starts with it.
-            let (mine, rest): (Vec<Value>, Vec<Value>) = errors.into_iter().partition(|e| {
-                e.pointer("/path/0").and_then(Value::as_str) == Some(alias.alias.as_str())
-            });
+            let (mine, rest): (Vec<serde_json::Value>, Vec<serde_json::Value>) =
+                errors.into_iter().partition(|e| {
+                    e.pointer("/path/0").and_then(serde_json::Value::as_str)
+                        == Some(alias.alias.as_str())
+                });
             errors = rest;
             self.merge_entities(
                 &node.service_name,
@@ -360,7 +380,7 @@ impl<'a> Execution<'a> {
     }
 
     /// The representations of each alias of a batch fetch, gathered from the data so far.
-    fn collect_batches(&self, node: &BatchFetchNode) -> Vec<Batch> {
+    fn collect_batches<'p>(&self, node: &'p BatchFetchNode) -> Vec<Batch<'p>> {
         let api = self.supergraph.api();
         let data = super::lock(&self.data);
         node.entity_batch
@@ -382,13 +402,15 @@ impl<'a> Execution<'a> {
             .collect()
     }
 
+    /// Merges an entity answer into every place its representation came from. An entity used
+    /// at one place is moved there; one used at several is copied for all but the last.
     fn merge_entities(
         &self,
         service: &str,
         field: &str,
-        batch: &Batch,
+        batch: &Batch<'_>,
         results: Option<Value>,
-        errors: Vec<Value>,
+        errors: Vec<serde_json::Value>,
         rewrites: Option<&Vec<FetchRewrite>>,
     ) {
         let api = self.supergraph.api();
@@ -402,44 +424,58 @@ impl<'a> Execution<'a> {
                 apply_output_rewrites(result, rewrites, api);
             }
         }
+        let mut uses_left = vec![0u32; results.len()];
+        for slot in &batch.slots {
+            if let Some(uses) = uses_left.get_mut(slot.representation) {
+                *uses += 1;
+            }
+        }
         let mut data = super::lock(&self.data);
-        for (trail, index) in &batch.slots {
-            let Some(result) = results.get(*index) else {
+        for slot in &batch.slots {
+            let index = slot.representation;
+            let Some(result) = results.get_mut(index) else {
                 continue;
             };
             if result.is_null() {
                 continue;
             }
-            if let Some(target) = navigate(&mut data, trail) {
-                deep_merge(target, result.clone(), api);
+            uses_left[index] -= 1;
+            let result = if uses_left[index] == 0 {
+                result.take()
+            } else {
+                result.clone()
+            };
+            if let Some(target) = navigate(&mut data, batch.trail(slot)) {
+                deep_merge(target, result, api);
             }
         }
     }
 }
 
-fn navigate<'v>(mut value: &'v mut Value, trail: &[Step]) -> Option<&'v mut Value> {
+fn navigate<'v>(mut value: &'v mut Value, trail: &[Step<'_>]) -> Option<&'v mut Value> {
     for step in trail {
-        value = match step {
-            Step::Key(key) => value.get_mut(key.as_str())?,
-            Step::Index(index) => value.get_mut(*index)?,
+        value = match (value, step) {
+            (Value::Object(object), Step::Key(key)) => object.get_mut(key)?,
+            (Value::Array(items), Step::Index(index)) => items.get_mut(*index)?,
+            _ => return None,
         };
     }
     Some(value)
 }
 
 /// Whether `entity` is missing or null, or holds null (or nothing) at `path`.
-fn null_at(entity: Option<&Value>, path: &[Value]) -> bool {
+fn null_at(entity: Option<&Value>, path: &[serde_json::Value]) -> bool {
     let mut value = match entity {
         Some(value) => value,
         None => return true,
     };
     for step in path {
-        if value.is_null() {
-            return true;
-        }
-        let next = match step {
-            Value::String(key) => value.get(key.as_str()),
-            Value::Number(n) => n.as_u64().and_then(|i| value.get(i as usize)),
+        let next = match (value, step) {
+            (Value::Null, _) => return true,
+            (Value::Object(object), serde_json::Value::String(key)) => object.get(key),
+            (Value::Array(items), serde_json::Value::Number(n)) => {
+                n.as_u64().and_then(|i| items.get(usize::try_from(i).ok()?))
+            }
             _ => None,
         };
         match next {
@@ -457,10 +493,11 @@ fn null_at(entity: Option<&Value>, path: &[Value]) -> bool {
 fn repath_errors(
     service: &str,
     field: &str,
-    batch: &Batch,
+    batch: &Batch<'_>,
     results: Option<&Value>,
-    errors: Vec<Value>,
+    errors: Vec<serde_json::Value>,
 ) -> Vec<crate::error::GraphqlError> {
+    use serde_json::Value as Json;
     let answered = match results {
         Some(Value::Array(items)) => items.as_slice(),
         _ => &[],
@@ -470,30 +507,26 @@ fn repath_errors(
     errors
         .into_iter()
         .map(|error| {
-            let path = error
-                .get("path")
-                .and_then(Value::as_array)
-                .and_then(|path| {
-                    if path.first().and_then(Value::as_str) != Some(field) {
-                        return None;
+            let path = error.get("path").and_then(Json::as_array).and_then(|path| {
+                if path.first().and_then(Json::as_str) != Some(field) {
+                    return None;
+                }
+                let (index, rest) = match path.get(1) {
+                    Some(Json::Number(n)) => (usize::try_from(n.as_u64()?).ok()?, &path[2..]),
+                    _ => {
+                        let rest = &path[1..];
+                        let key = Json::Array(rest.to_vec()).to_string();
+                        let index = (0..batch.representations.len()).find(|i| {
+                            !blamed.contains(&(*i, key.clone())) && null_at(answered.get(*i), rest)
+                        })?;
+                        (index, rest)
                     }
-                    let (index, rest) = match path.get(1) {
-                        Some(Value::Number(n)) => (usize::try_from(n.as_u64()?).ok()?, &path[2..]),
-                        _ => {
-                            let rest = &path[1..];
-                            let key = Value::Array(rest.to_vec()).to_string();
-                            let index = (0..batch.seen.len()).find(|i| {
-                                !blamed.contains(&(*i, key.clone()))
-                                    && null_at(answered.get(*i), rest)
-                            })?;
-                            (index, rest)
-                        }
-                    };
-                    blamed.insert((index, Value::Array(rest.to_vec()).to_string()));
-                    let mut client = batch.client_path(index)?;
-                    client.extend(rest.iter().cloned());
-                    Some(Value::Array(client))
-                });
+                };
+                blamed.insert((index, Json::Array(rest.to_vec()).to_string()));
+                let mut client = batch.client_path(index)?;
+                client.extend(rest.iter().cloned());
+                Some(Json::Array(client))
+            });
             with_service(error, service, Some(path))
         })
         .collect()

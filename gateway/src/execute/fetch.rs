@@ -3,10 +3,11 @@
 
 use bytes::Bytes;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::Map;
 
 use super::Execution;
 use super::merge::{apply_output_rewrites, deep_merge};
+use super::value::Value;
 use crate::error::{Code, GraphqlError, PathSegment};
 use crate::supergraph::planner::{FetchNode, SelectionItem, SelectionSet};
 use crate::transport::{SubgraphRequest, SubgraphResponse, TransportError};
@@ -17,33 +18,87 @@ pub(super) struct SubgraphBody {
     #[serde(default)]
     pub(super) data: Option<Value>,
     #[serde(default)]
-    pub(super) errors: Option<Vec<Value>>,
+    pub(super) errors: Option<Vec<serde_json::Value>>,
+}
+
+/// What one subgraph request sends, written straight into its JSON body: the operation, the
+/// client variables it uses, and each batch's serialized representations.
+pub(super) struct RequestBody<'r> {
+    /// The subgraph operation's text.
+    pub(super) operation: &'r str,
+    /// The client's coerced variables.
+    pub(super) variables: &'r Map<String, serde_json::Value>,
+    /// The variables the operation uses.
+    pub(super) usages: Option<&'r std::collections::BTreeSet<String>>,
+    /// The representations variables of an entity fetch, by name.
+    pub(super) representations: Vec<(&'r str, &'r [Box<[u8]>])>,
+}
+
+impl RequestBody<'_> {
+    /// `{"query": ..., "variables": {...}}` as bytes.
+    fn to_bytes(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let representations: usize = self
+            .representations
+            .iter()
+            .flat_map(|(_, representations)| representations.iter())
+            .map(|r| r.len() + 1)
+            .sum();
+        let mut out = Vec::with_capacity(self.operation.len() + representations + 64);
+        out.extend_from_slice(b"{\"query\":");
+        serde_json::to_writer(&mut out, self.operation)?;
+        out.extend_from_slice(b",\"variables\":{");
+        let mut first = true;
+        let mut separate = |out: &mut Vec<u8>| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
+            }
+        };
+        for name in self.usages.into_iter().flatten() {
+            if let Some(value) = self.variables.get(name) {
+                separate(&mut out);
+                serde_json::to_writer(&mut out, name)?;
+                out.push(b':');
+                serde_json::to_writer(&mut out, value)?;
+            }
+        }
+        for (name, representations) in &self.representations {
+            separate(&mut out);
+            serde_json::to_writer(&mut out, name)?;
+            out.extend_from_slice(b":[");
+            for (i, representation) in representations.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(representation);
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b"}}");
+        Ok(out)
+    }
 }
 
 impl<'a> Execution<'a> {
     /// Runs a fetch at the root of the response (no entities): its data merges into the root.
     pub(super) async fn fetch_root(&self, fetch: &FetchNode) {
-        let variables = self.fetch_variables(fetch.variable_usages.iter().flatten(), None);
+        let body = RequestBody {
+            operation: &fetch.operation.document_str,
+            variables: self.variables,
+            usages: fetch.variable_usages.as_ref(),
+            representations: Vec::new(),
+        };
         let left_null = filled_keys(&fetch.operation.document.operation.selection_set, None)
             .into_iter()
             .map(|key| vec![PathSegment::Key(key)])
             .collect();
-        let Some(body) = self
-            .call(
-                &fetch.service_name,
-                &fetch.operation.document_str,
-                variables,
-                left_null,
-            )
-            .await
-        else {
+        let Some(body) = self.call(&fetch.service_name, body, left_null).await else {
             return;
         };
         if let Some(errors) = body.errors {
             let service = &fetch.service_name;
             self.errors(errors.into_iter().map(|e| with_service(e, service, None)));
         }
-        if let Some(mut data) = body.data.filter(Value::is_object) {
+        if let Some(mut data) = body.data.filter(|data| data.as_object().is_some()) {
             let api = self.supergraph.api();
             if let Some(rewrites) = &fetch.output_rewrites {
                 apply_output_rewrites(&mut data, rewrites, api);
@@ -52,36 +107,17 @@ impl<'a> Execution<'a> {
         }
     }
 
-    /// The variables a fetch sends: the ones it uses, plus its representations if any.
-    pub(super) fn fetch_variables<'v>(
-        &self,
-        usages: impl Iterator<Item = &'v String>,
-        representations: Option<Vec<(String, Vec<Value>)>>,
-    ) -> Map<String, Value> {
-        let mut variables = Map::new();
-        for name in usages {
-            if let Some(value) = self.variables.get(name) {
-                variables.insert(name.clone(), value.clone());
-            }
-        }
-        for (name, reps) in representations.into_iter().flatten() {
-            variables.insert(name, Value::Array(reps));
-        }
-        variables
-    }
-
-    /// Sends `operation` to `service`; on failure records an error and returns `None`. The
+    /// Sends `body` to `service`; on failure records an error and returns `None`. The
     /// failure is reported once for each path in `left_null` (the response fields this fetch
     /// would have filled), so the client sees which fields it lost; without paths, or past
     /// [`MAX_PATHED_ERRORS`], one error without a path stands for the rest.
     pub(super) async fn call(
         &self,
         service: &str,
-        operation: &str,
-        variables: Map<String, Value>,
+        body: RequestBody<'_>,
         left_null: Vec<Vec<PathSegment>>,
     ) -> Option<SubgraphBody> {
-        let outcome = self.send(service, operation, variables).await;
+        let outcome = self.send(service, &body).await;
         match outcome.and_then(|response| self.read(service, &response)) {
             Ok(body) => Some(body),
             Err(error) => {
@@ -105,14 +141,14 @@ impl<'a> Execution<'a> {
     async fn send(
         &self,
         service: &str,
-        operation: &str,
-        variables: Map<String, Value>,
+        body: &RequestBody<'_>,
     ) -> Result<SubgraphResponse, GraphqlError> {
         let Some(transport) = self.subgraphs.get(service) else {
             let reason = "the subgraph has no configured transport";
             return Err(failure(service, Code::SubrequestHttpError, reason));
         };
-        let body = serde_json::to_vec(&json!({ "query": operation, "variables": variables }))
+        let body = body
+            .to_bytes()
             .map_err(|err| failure(service, Code::InternalServerError, &err.to_string()))?;
         self.count_fetch();
         let request = SubgraphRequest {
@@ -212,26 +248,27 @@ fn failure(service: &str, code: Code, reason: &str) -> GraphqlError {
         code,
         format!("HTTP fetch failed from '{service}': {reason}"),
     )
-    .with_extension("serviceName", Value::String(service.to_owned()))
+    .with_extension("serviceName", serde_json::Value::String(service.to_owned()))
 }
 
 /// A subgraph's error for the client: its location dropped (it points into the subgraph's
 /// operation), `extensions.serviceName` added, its path replaced when one is given.
 pub(super) fn with_service(
-    error: Value,
+    error: serde_json::Value,
     service: &str,
-    path: Option<Option<Value>>,
+    path: Option<Option<serde_json::Value>>,
 ) -> GraphqlError {
     let mut error = GraphqlError::from_subgraph(error);
     match path {
-        Some(Some(Value::Array(path))) => {
+        Some(Some(serde_json::Value::Array(path))) => {
             error.path = path.iter().map(PathSegment::from_json).collect();
         }
         Some(_) => error.path = None,
         None => {}
     }
-    error
-        .extensions
-        .insert("serviceName".into(), Value::String(service.to_owned()));
+    error.extensions.insert(
+        "serviceName".into(),
+        serde_json::Value::String(service.to_owned()),
+    );
     error
 }

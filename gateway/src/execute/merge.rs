@@ -1,7 +1,7 @@
 //! Merging subgraph answers into the result, and the planner's rewrites of representations
 //! (before sending) and of entity results (after receiving).
 
-use serde_json::Value;
+use super::value::{Object, Value};
 
 use crate::supergraph::api::{ApiSchema, TypeKind};
 use crate::supergraph::planner::{FetchNodePathSegment, FetchRewrite};
@@ -20,9 +20,7 @@ pub(super) fn deep_merge(target: &mut Value, source: Value, api: &ApiSchema) {
                         }
                         deep_merge(existing, value, api);
                     }
-                    None => {
-                        target.insert(key, value);
-                    }
+                    None => target.push(key, value),
                 }
             }
         }
@@ -55,7 +53,7 @@ pub(super) fn apply_input_rewrites(
     for rewrite in rewrites {
         if let FetchRewrite::ValueSetter(setter) = rewrite {
             walk(representation, &setter.path, api, &mut |object, key| {
-                object.insert(key.to_owned(), Value::String(setter.set_value_to.clone()));
+                object.insert(key, Value::String(setter.set_value_to.as_str().into()));
             });
         }
     }
@@ -70,7 +68,7 @@ pub(super) fn apply_output_rewrites(value: &mut Value, rewrites: &[FetchRewrite]
                     return;
                 }
                 if let Some(found) = object.remove(key) {
-                    object.insert(renamer.rename_key_to.clone(), found);
+                    object.insert(renamer.rename_key_to.as_str(), found);
                 }
             });
         }
@@ -83,7 +81,7 @@ fn walk(
     value: &mut Value,
     path: &[FetchNodePathSegment],
     api: &ApiSchema,
-    at_last: &mut dyn FnMut(&mut serde_json::Map<String, Value>, &str),
+    at_last: &mut dyn FnMut(&mut Object, &str),
 ) {
     if let Value::Array(items) = value {
         for item in items {
@@ -100,7 +98,7 @@ fn walk(
     match segment {
         FetchNodePathSegment::TypenameEquals(types) => {
             // An object without `__typename` passes, as does one of a type the set covers.
-            let matches = match object.get("__typename").and_then(Value::as_str) {
+            let matches = match object.typename() {
                 None => true,
                 Some(t) => types.iter().any(|c| api.is_possible_type(c, t)),
             };

@@ -5,6 +5,7 @@
 mod entities;
 mod fetch;
 mod merge;
+pub mod value;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::join_all;
-use serde_json::{Map, Value};
+use serde_json::Map;
+
+pub use value::Value;
 
 use crate::error::{Code, GraphqlError};
 use crate::prepare::Prepared;
@@ -28,7 +31,7 @@ pub type Subgraphs = HashMap<String, Arc<dyn Transport>>;
 pub(crate) struct Execution<'a> {
     supergraph: &'a Supergraph,
     subgraphs: &'a Subgraphs,
-    variables: &'a Map<String, Value>,
+    variables: &'a Map<String, serde_json::Value>,
     headers: Arc<Headers>,
     /// A std mutex, not a tokio one: it is never held across an await, and each request has
     /// its own, so there is no contention between requests.
@@ -96,7 +99,7 @@ pub async fn execute(
     supergraph: &Supergraph,
     subgraphs: &Subgraphs,
     prepared: &Prepared,
-    variables: &Map<String, Value>,
+    variables: &Map<String, serde_json::Value>,
     headers: Arc<Headers>,
     deadline: Option<Deadline>,
 ) -> Outcome {
@@ -105,7 +108,7 @@ pub async fn execute(
         subgraphs,
         variables,
         headers,
-        data: Mutex::new(Value::Object(Map::new())),
+        data: Mutex::new(Value::Object(value::Object::default())),
         errors: Mutex::new(Vec::new()),
         fetches: AtomicUsize::new(0),
         cache: Mutex::new(CacheHint::default()),
@@ -174,7 +177,7 @@ impl<'a> Execution<'a> {
                     let holds = self
                         .variables
                         .get(&condition.condition)
-                        .and_then(Value::as_bool)
+                        .and_then(serde_json::Value::as_bool)
                         .unwrap_or(false);
                     let branch = if holds {
                         condition.if_clause.as_deref()

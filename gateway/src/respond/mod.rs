@@ -2,11 +2,15 @@
 //! (aliases, fragments, `@skip`/`@include`, `__typename`), leaf values checked against the API
 //! schema, nulls propagated per the GraphQL specification, serialized once into one buffer.
 
+use std::rc::Rc;
+
 use graphql_tools::static_graphql::schema::Type;
-use serde_json::{Map, Value};
+use rustc_hash::FxHashMap;
+use serde_json::Map;
 
 use crate::error::{GraphqlError, PathSegment};
 use crate::execute::Outcome;
+use crate::execute::value::{Object, Value};
 use crate::prepare::Prepared;
 use crate::supergraph::Supergraph;
 use crate::supergraph::api::{ApiSchema, TypeKind};
@@ -21,14 +25,42 @@ enum Seg<'a> {
     Index(usize),
 }
 
+/// The fields of one response key on an object: the selections merged under it and their
+/// sub-selections, ready for the values below.
+struct Group<'a> {
+    key: &'a str,
+    fields: Vec<&'a FieldSelection>,
+    sets: Vec<&'a SelectionSet>,
+}
+
+/// The field groups of an object type under a list of selection sets.
+type Groups<'a> = Rc<[Group<'a>]>;
+
+/// Field groups collected for one object type under one list of selection sets.
+struct Memo<'a> {
+    type_name: Box<str>,
+    sets: Vec<&'a SelectionSet>,
+    groups: Groups<'a>,
+}
+
+/// Which field and parent type a value belongs to, named in a non-null error.
+#[derive(Clone, Copy)]
+struct Context<'c> {
+    parent: &'c str,
+    field: &'c str,
+}
+
 struct Writer<'a> {
     supergraph: &'a Supergraph,
     api: &'a ApiSchema,
-    variables: &'a Map<String, Value>,
+    variables: &'a Map<String, serde_json::Value>,
     out: Vec<u8>,
     errors: Vec<GraphqlError>,
     prior: &'a [GraphqlError],
     path: Vec<Seg<'a>>,
+    /// Field groups already collected in this response, by a hash of object type and
+    /// selection sets: every item of a list shares one.
+    groups: FxHashMap<u64, Vec<Memo<'a>>>,
 }
 
 /// Writes `{"data": ..., "errors": [...]}` for an executed operation; also says whether the
@@ -36,7 +68,7 @@ struct Writer<'a> {
 pub fn write_response(
     supergraph: &Supergraph,
     prepared: &Prepared,
-    variables: &Map<String, Value>,
+    variables: &Map<String, serde_json::Value>,
     outcome: &Outcome,
 ) -> (Vec<u8>, bool) {
     let api = supergraph.api();
@@ -45,13 +77,14 @@ pub fn write_response(
         supergraph,
         api,
         variables,
-        out: Vec::with_capacity(1024),
+        out: Vec::with_capacity(4096),
         errors: Vec::new(),
         prior: &outcome.errors,
         path: Vec::with_capacity(16),
+        groups: FxHashMap::default(),
     };
     writer.out.extend_from_slice(b"{\"data\":");
-    let empty = Map::new();
+    let empty = Object::default();
     let data = outcome.data.as_object().unwrap_or(&empty);
     let mark = writer.out.len();
     if writer
@@ -78,20 +111,20 @@ pub fn write_response(
 impl<'a> Writer<'a> {
     fn write_object(
         &mut self,
-        object: &'a Map<String, Value>,
-        type_name: &str,
+        object: &'a Object,
+        type_name: &'a str,
         sets: &[&'a SelectionSet],
     ) -> Result<(), Null> {
-        let groups = self.collect_fields(type_name, sets);
+        let groups = self.groups_of(type_name, sets);
         self.out.push(b'{');
-        for (i, (key, fields)) in groups.iter().enumerate() {
+        for (i, group) in groups.iter().enumerate() {
             if i > 0 {
                 self.out.push(b',');
             }
-            write_json_str(&mut self.out, key);
+            write_json_str(&mut self.out, group.key);
             self.out.push(b':');
-            self.path.push(Seg::Key(key));
-            let result = self.write_field(object, type_name, key, fields);
+            self.path.push(Seg::Key(group.key));
+            let result = self.write_field(object, type_name, group);
             self.path.pop();
             result?;
         }
@@ -101,27 +134,28 @@ impl<'a> Writer<'a> {
 
     fn write_field(
         &mut self,
-        object: &'a Map<String, Value>,
-        type_name: &str,
-        key: &str,
-        fields: &[&'a FieldSelection],
+        object: &'a Object,
+        type_name: &'a str,
+        group: &Group<'a>,
     ) -> Result<(), Null> {
-        let name = fields[0].name.as_str();
+        let name = group.fields[0].name.as_str();
         if name == "__typename" {
             write_json_str(&mut self.out, type_name);
             return Ok(());
         }
         if (name == "__schema" || name == "__type") && type_name == self.api.query_type() {
-            return self.write_introspection(fields);
+            return self.write_introspection(&group.fields);
         }
         let Some(definition) = self.api.field(type_name, name) else {
             self.out.extend_from_slice(b"null");
             return Ok(());
         };
-        let sets: Vec<&'a SelectionSet> = fields.iter().map(|f| &f.selections).collect();
-        let value = object.get(key);
-        let context = (type_name.to_owned(), name.to_owned());
-        self.write_typed(value, &definition.field_type, &sets, fields[0], &context)
+        let value = object.get(group.key);
+        let context = Context {
+            parent: type_name,
+            field: name,
+        };
+        self.write_typed(value, &definition.field_type, &group.sets, context)
     }
 
     /// Answers `__schema` / `__type` from the API schema: the introspection module resolves
@@ -129,7 +163,7 @@ impl<'a> Writer<'a> {
     fn write_introspection(&mut self, fields: &[&'a FieldSelection]) -> Result<(), Null> {
         let field = fields[0];
         let value = match self.supergraph.introspect(field, self.variables) {
-            Ok(value) => value,
+            Ok(value) => Value::from(value),
             Err(message) => {
                 self.field_error(message);
                 self.out.extend_from_slice(b"null");
@@ -143,7 +177,10 @@ impl<'a> Writer<'a> {
         };
         let ty = Type::NamedType(type_name.to_owned());
         let sets: Vec<&SelectionSet> = fields.iter().map(|f| &f.selections).collect();
-        let context = (self.api.query_type().to_owned(), field.name.clone());
+        let context = Context {
+            parent: self.api.query_type(),
+            field: &field.name,
+        };
         let mut sub = Writer {
             supergraph: self.supergraph,
             api: self.api,
@@ -152,21 +189,24 @@ impl<'a> Writer<'a> {
             errors: Vec::new(),
             prior: self.prior,
             path: self.path.clone(),
+            groups: FxHashMap::default(),
         };
-        let result = sub.write_typed(Some(&value), &ty, &sets, field, &context);
+        let result = sub.write_typed(Some(&value), &ty, &sets, context);
         self.out = sub.out;
         self.errors.append(&mut sub.errors);
         result
     }
 
-    fn write_typed(
+    fn write_typed<'v>(
         &mut self,
-        value: Option<&'a Value>,
-        ty: &Type,
+        value: Option<&'v Value>,
+        ty: &'v Type,
         sets: &[&'a SelectionSet],
-        field: &'a FieldSelection,
-        context: &(String, String),
-    ) -> Result<(), Null> {
+        context: Context<'_>,
+    ) -> Result<(), Null>
+    where
+        'v: 'a,
+    {
         match ty {
             Type::NonNullType(inner) => {
                 if value.is_none_or(Value::is_null) {
@@ -174,7 +214,7 @@ impl<'a> Writer<'a> {
                     return Err(Null);
                 }
                 let mark = self.out.len();
-                let result = self.write_unwrapped(value, inner, sets, field, context);
+                let result = self.write_unwrapped(value, inner, sets, context);
                 if result.is_err() {
                     self.out.truncate(mark);
                     self.null_error(context);
@@ -183,10 +223,7 @@ impl<'a> Writer<'a> {
             }
             other => {
                 let mark = self.out.len();
-                if self
-                    .write_unwrapped(value, other, sets, field, context)
-                    .is_err()
-                {
+                if self.write_unwrapped(value, other, sets, context).is_err() {
                     self.out.truncate(mark);
                     self.out.extend_from_slice(b"null");
                 }
@@ -195,20 +232,22 @@ impl<'a> Writer<'a> {
         }
     }
 
-    fn write_unwrapped(
+    fn write_unwrapped<'v>(
         &mut self,
-        value: Option<&'a Value>,
-        ty: &Type,
+        value: Option<&'v Value>,
+        ty: &'v Type,
         sets: &[&'a SelectionSet],
-        field: &'a FieldSelection,
-        context: &(String, String),
-    ) -> Result<(), Null> {
+        context: Context<'_>,
+    ) -> Result<(), Null>
+    where
+        'v: 'a,
+    {
         let Some(value) = value.filter(|v| !v.is_null()) else {
             self.out.extend_from_slice(b"null");
             return Ok(());
         };
         match ty {
-            Type::NonNullType(inner) => self.write_typed(Some(value), inner, sets, field, context),
+            Type::NonNullType(inner) => self.write_typed(Some(value), inner, sets, context),
             Type::ListType(inner) => {
                 let Value::Array(items) = value else {
                     return Err(Null);
@@ -219,7 +258,7 @@ impl<'a> Writer<'a> {
                         self.out.push(b',');
                     }
                     self.path.push(Seg::Index(i));
-                    let result = self.write_typed(Some(item), inner, sets, field, context);
+                    let result = self.write_typed(Some(item), inner, sets, context);
                     self.path.pop();
                     result?;
                 }
@@ -233,7 +272,7 @@ impl<'a> Writer<'a> {
     fn write_named(
         &mut self,
         value: &'a Value,
-        name: &str,
+        name: &'a str,
         sets: &[&'a SelectionSet],
     ) -> Result<(), Null> {
         match self.api.type_kind(name) {
@@ -259,38 +298,58 @@ impl<'a> Writer<'a> {
                 };
                 // Without a `__typename` the object is taken as the field's own type, even an
                 // abstract one; with a foreign one it cannot be shown here.
-                let concrete = match object.get("__typename").and_then(Value::as_str) {
+                let concrete = match object.typename() {
                     Some(typename) if self.api.is_possible_type(name, typename) => typename,
                     Some(_) if kind == TypeKind::Object => name,
                     Some(_) => return Err(Null),
                     None => name,
                 };
-                let concrete = concrete.to_owned();
-                self.write_object(object, &concrete, sets)
+                self.write_object(object, concrete, sets)
             }
         }
     }
 
+    /// The field groups of `type_name` under `sets`, collected once per response.
+    fn groups_of(&mut self, type_name: &str, sets: &[&'a SelectionSet]) -> Groups<'a> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = rustc_hash::FxHasher::default();
+        type_name.hash(&mut hasher);
+        for set in sets {
+            std::ptr::from_ref(*set).hash(&mut hasher);
+        }
+        let same = |memo: &Memo<'a>| {
+            *memo.type_name == *type_name
+                && memo.sets.len() == sets.len()
+                && memo
+                    .sets
+                    .iter()
+                    .zip(sets)
+                    .all(|(a, b)| std::ptr::eq(*a, *b))
+        };
+        let bucket = self.groups.entry(hasher.finish()).or_default();
+        if let Some(memo) = bucket.iter().find(|memo| same(memo)) {
+            return memo.groups.clone();
+        }
+        let groups: Groups<'a> = self.collect_fields(type_name, sets).into();
+        self.groups.entry(hasher.finish()).or_default().push(Memo {
+            type_name: type_name.into(),
+            sets: sets.to_vec(),
+            groups: groups.clone(),
+        });
+        groups
+    }
+
     /// Groups the fields selected on an object of type `type_name` by response key, in the
     /// order they first appear, honouring `@skip`/`@include` and type conditions.
-    fn collect_fields(
-        &self,
-        type_name: &str,
-        sets: &[&'a SelectionSet],
-    ) -> Vec<(&'a str, Vec<&'a FieldSelection>)> {
-        let mut groups: Vec<(&'a str, Vec<&'a FieldSelection>)> = Vec::new();
+    fn collect_fields(&self, type_name: &str, sets: &[&'a SelectionSet]) -> Vec<Group<'a>> {
+        let mut groups: Vec<Group<'a>> = Vec::new();
         for set in sets {
             self.collect_into(type_name, set, &mut groups);
         }
         groups
     }
 
-    fn collect_into(
-        &self,
-        type_name: &str,
-        set: &'a SelectionSet,
-        groups: &mut Vec<(&'a str, Vec<&'a FieldSelection>)>,
-    ) {
+    fn collect_into(&self, type_name: &str, set: &'a SelectionSet, groups: &mut Vec<Group<'a>>) {
         for item in &set.items {
             match item {
                 SelectionItem::Field(field) => {
@@ -300,9 +359,16 @@ impl<'a> Writer<'a> {
                         continue;
                     }
                     let key = field.alias.as_deref().unwrap_or(&field.name);
-                    match groups.iter_mut().find(|(k, _)| *k == key) {
-                        Some((_, fields)) => fields.push(field),
-                        None => groups.push((key, vec![field])),
+                    match groups.iter_mut().find(|group| group.key == key) {
+                        Some(group) => {
+                            group.fields.push(field);
+                            group.sets.push(&field.selections);
+                        }
+                        None => groups.push(Group {
+                            key,
+                            fields: vec![field],
+                            sets: vec![&field.selections],
+                        }),
                     }
                 }
                 SelectionItem::InlineFragment(fragment) => {
@@ -326,7 +392,7 @@ impl<'a> Writer<'a> {
         let var = |name: &str| {
             self.variables
                 .get(name)
-                .and_then(Value::as_bool)
+                .and_then(serde_json::Value::as_bool)
                 .unwrap_or(false)
         };
         !skip_if.is_some_and(var) && include_if.is_none_or(var)
@@ -348,7 +414,7 @@ impl<'a> Writer<'a> {
     }
 
     /// Records "cannot return null" unless an error already explains this null.
-    fn null_error(&mut self, context: &(String, String)) {
+    fn null_error(&mut self, context: Context<'_>) {
         let path = self.current_path();
         let explained =
             self.prior
@@ -365,7 +431,7 @@ impl<'a> Writer<'a> {
             self.errors.push(GraphqlError::at_path(
                 format!(
                     "Cannot return null for non-nullable field {}.{}.",
-                    context.0, context.1
+                    context.parent, context.field
                 ),
                 path,
             ));
