@@ -208,16 +208,28 @@ impl Pipeline {
             .collect();
         let elapsed = started.elapsed();
         let client = &request.client;
-        tracing::info!(
-            engine = %self.name,
-            operation,
-            client_name = client.name,
-            client_version = client.version,
-            fetches = outcome.fetches,
-            errors = has_errors,
-            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
-            "operation"
-        );
+        // One line per operation is an access log: at `debug`, so a busy engine does not spend
+        // its time writing it; operations that answered errors stay visible at `info`.
+        macro_rules! operation_line {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    engine = %self.name,
+                    operation,
+                    client_name = client.name,
+                    client_version = client.version,
+                    fetches = outcome.fetches,
+                    errors = has_errors,
+                    elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+                    "operation"
+                )
+            };
+        }
+        if has_errors {
+            operation_line!(tracing::Level::INFO);
+        } else {
+            operation_line!(tracing::Level::DEBUG);
+        }
         metrics::operation(&self.name, &operation, client, has_errors, elapsed);
         if !prepared.analysis.deprecated.is_empty() && self.first_deprecated_use(prepared, client) {
             metrics::deprecated(&self.name, client, &prepared.analysis.deprecated);
