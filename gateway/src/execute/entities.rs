@@ -34,7 +34,8 @@ struct Slot {
 pub(super) struct Batch<'p> {
     /// Each distinct representation, serialized as JSON.
     representations: Vec<Box<[u8]>>,
-    seen: FxHashMap<Box<[u8]>, usize>,
+    /// Representations by a hash of their bytes (a colliding different one is sent again).
+    seen: FxHashMap<u64, usize>,
     /// For each entity found: its place in the result and its representation's index.
     slots: Vec<Slot>,
     /// The steps of every slot's path, one after the other.
@@ -130,13 +131,18 @@ impl<'p> Batch<'p> {
         let Ok(bytes) = serde_json::to_vec(&representation) else {
             return;
         };
-        let bytes = bytes.into_boxed_slice();
-        let index = match self.seen.get(&bytes) {
-            Some(index) => *index,
+        let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
+        let known = self
+            .seen
+            .get(&hash)
+            .copied()
+            .filter(|index| *self.representations[*index] == *bytes);
+        let index = match known {
+            Some(index) => index,
             None => {
                 let index = self.representations.len();
-                self.seen.insert(bytes.clone(), index);
-                self.representations.push(bytes);
+                self.seen.entry(hash).or_insert(index);
+                self.representations.push(bytes.into_boxed_slice());
                 self.first_slot.push(self.slots.len());
                 index
             }
@@ -293,12 +299,11 @@ impl<'a> Execution<'a> {
             usages: fetch.variable_usages.as_ref(),
             representations: vec![("representations", batch.representations())],
         };
-        let keys = filled_keys(
-            &fetch.operation.document.operation.selection_set,
-            Some("_entities"),
-        );
         let Some(body) = self
-            .call(&fetch.service_name, body, batch.left_null(&keys))
+            .call(&fetch.service_name, body, || {
+                let selection = &fetch.operation.document.operation.selection_set;
+                batch.left_null(&filled_keys(selection, Some("_entities")))
+            })
             .await
         else {
             return;
@@ -341,13 +346,16 @@ impl<'a> Execution<'a> {
             representations,
         };
         let selection = &node.operation.document.operation.selection_set;
-        let left_null = node
-            .entity_batch
-            .aliases
-            .iter()
-            .zip(&batches)
-            .flat_map(|(alias, batch)| batch.left_null(&filled_keys(selection, Some(&alias.alias))))
-            .collect();
+        let left_null = || {
+            node.entity_batch
+                .aliases
+                .iter()
+                .zip(&batches)
+                .flat_map(|(alias, batch)| {
+                    batch.left_null(&filled_keys(selection, Some(&alias.alias)))
+                })
+                .collect()
+        };
         let Some(body) = self.call(&node.service_name, body, left_null).await else {
             return;
         };

@@ -87,10 +87,12 @@ impl<'a> Execution<'a> {
             usages: fetch.variable_usages.as_ref(),
             representations: Vec::new(),
         };
-        let left_null = filled_keys(&fetch.operation.document.operation.selection_set, None)
-            .into_iter()
-            .map(|key| vec![PathSegment::Key(key)])
-            .collect();
+        let left_null = || {
+            filled_keys(&fetch.operation.document.operation.selection_set, None)
+                .into_iter()
+                .map(|key| vec![PathSegment::Key(key)])
+                .collect()
+        };
         let Some(body) = self.call(&fetch.service_name, body, left_null).await else {
             return;
         };
@@ -108,19 +110,20 @@ impl<'a> Execution<'a> {
     }
 
     /// Sends `body` to `service`; on failure records an error and returns `None`. The
-    /// failure is reported once for each path in `left_null` (the response fields this fetch
+    /// failure is reported once for each path `left_null` gives (the response fields this fetch
     /// would have filled), so the client sees which fields it lost; without paths, or past
     /// [`MAX_PATHED_ERRORS`], one error without a path stands for the rest.
     pub(super) async fn call(
         &self,
         service: &str,
         body: RequestBody<'_>,
-        left_null: Vec<Vec<PathSegment>>,
+        left_null: impl FnOnce() -> Vec<Vec<PathSegment>>,
     ) -> Option<SubgraphBody> {
         let outcome = self.send(service, &body).await;
         match outcome.and_then(|response| self.read(service, &response)) {
             Ok(body) => Some(body),
             Err(error) => {
+                let left_null = left_null();
                 let truncated = left_null.len() > MAX_PATHED_ERRORS;
                 let pathed = left_null.into_iter().take(MAX_PATHED_ERRORS).map(|path| {
                     let mut error = error.clone();

@@ -4,7 +4,7 @@
 
 use std::rc::Rc;
 
-use graphql_tools::static_graphql::schema::Type;
+use graphql_tools::static_graphql::schema::{Field, Type};
 use rustc_hash::FxHashMap;
 use serde_json::Map;
 
@@ -13,7 +13,7 @@ use crate::execute::Outcome;
 use crate::execute::value::{Object, Value};
 use crate::prepare::Prepared;
 use crate::supergraph::Supergraph;
-use crate::supergraph::api::{ApiSchema, TypeKind};
+use crate::supergraph::api::{ApiSchema, TypeKind, named_type};
 use crate::supergraph::planner::{FieldSelection, SelectionItem, SelectionSet};
 
 /// Marks that a value could not be written and its nearest nullable parent must be null.
@@ -31,6 +31,10 @@ struct Group<'a> {
     key: &'a str,
     fields: Vec<&'a FieldSelection>,
     sets: Vec<&'a SelectionSet>,
+    /// The field's definition on the object type (none for `__typename` or an unknown field).
+    definition: Option<&'a Field>,
+    /// The kind of the field's named type.
+    kind: Option<TypeKind>,
 }
 
 /// The field groups of an object type under a list of selection sets.
@@ -48,6 +52,8 @@ struct Memo<'a> {
 struct Context<'c> {
     parent: &'c str,
     field: &'c str,
+    /// The kind of the field's named type, looked up once for all its values.
+    kind: Option<TypeKind>,
 }
 
 struct Writer<'a> {
@@ -146,7 +152,7 @@ impl<'a> Writer<'a> {
         if (name == "__schema" || name == "__type") && type_name == self.api.query_type() {
             return self.write_introspection(&group.fields);
         }
-        let Some(definition) = self.api.field(type_name, name) else {
+        let Some(definition) = group.definition else {
             self.out.extend_from_slice(b"null");
             return Ok(());
         };
@@ -154,6 +160,7 @@ impl<'a> Writer<'a> {
         let context = Context {
             parent: type_name,
             field: name,
+            kind: group.kind,
         };
         self.write_typed(value, &definition.field_type, &group.sets, context)
     }
@@ -180,6 +187,7 @@ impl<'a> Writer<'a> {
         let context = Context {
             parent: self.api.query_type(),
             field: &field.name,
+            kind: self.api.type_kind(type_name),
         };
         let mut sub = Writer {
             supergraph: self.supergraph,
@@ -265,7 +273,7 @@ impl<'a> Writer<'a> {
                 self.out.push(b']');
                 Ok(())
             }
-            Type::NamedType(name) => self.write_named(value, name, sets),
+            Type::NamedType(name) => self.write_named(value, name, sets, context.kind),
         }
     }
 
@@ -274,8 +282,9 @@ impl<'a> Writer<'a> {
         value: &'a Value,
         name: &'a str,
         sets: &[&'a SelectionSet],
+        kind: Option<TypeKind>,
     ) -> Result<(), Null> {
-        match self.api.type_kind(name) {
+        match kind {
             Some(TypeKind::Scalar) | None => {
                 let _ = serde_json::to_writer(&mut self.out, value);
                 Ok(())
@@ -364,11 +373,18 @@ impl<'a> Writer<'a> {
                             group.fields.push(field);
                             group.sets.push(&field.selections);
                         }
-                        None => groups.push(Group {
-                            key,
-                            fields: vec![field],
-                            sets: vec![&field.selections],
-                        }),
+                        None => {
+                            let definition = self.api.field(type_name, &field.name);
+                            let kind = definition
+                                .and_then(|d| self.api.type_kind(named_type(&d.field_type)));
+                            groups.push(Group {
+                                key,
+                                fields: vec![field],
+                                sets: vec![&field.selections],
+                                definition,
+                                kind,
+                            })
+                        }
                     }
                 }
                 SelectionItem::InlineFragment(fragment) => {
