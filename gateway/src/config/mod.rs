@@ -56,6 +56,9 @@ pub struct ServerConfig {
     /// past it the client gets what has arrived and a `REQUEST_DEADLINE_EXCEEDED` error for
     /// the rest. 0 sets no deadline.
     pub deadline_ms: u64,
+    /// Identical queries in flight at the same time (same operation, variables, forwarded
+    /// headers and caller) share one execution and its response. Mutations never do.
+    pub dedupe_requests: bool,
 }
 
 impl Default for ServerConfig {
@@ -66,6 +69,7 @@ impl Default for ServerConfig {
             max_batch: 0,
             compression: true,
             deadline_ms: 10_000,
+            dedupe_requests: true,
         }
     }
 }

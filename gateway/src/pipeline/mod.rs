@@ -2,6 +2,7 @@
 //! admit → prepare → variables → execute → respond → cache policy, log line and metrics.
 
 pub(crate) mod metrics;
+mod shared;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,6 +51,8 @@ pub struct Pipeline {
     /// Which prepared operations each client version has been seen using deprecated fields
     /// with, so the log line and metric fire once per pair, not once per request.
     deprecated_seen: moka::sync::Cache<u64, ()>,
+    /// Identical queries in flight, when they may share one execution.
+    shared: Option<shared::SharedRequests>,
 }
 
 impl Pipeline {
@@ -63,6 +66,10 @@ impl Pipeline {
             deadline: config.server.deadline(),
             cache: config.cache.clone(),
             deprecated_seen: moka::sync::Cache::new(10_000),
+            shared: config
+                .server
+                .dedupe_requests
+                .then(shared::SharedRequests::default),
         }
     }
 
@@ -94,12 +101,56 @@ impl Pipeline {
         let admitted = self.admission.admit(request)?;
         let prepared = self.prepare(version, admitted, request).await?;
         let variables = self.variables(version, &prepared, request)?;
+        let Some(shared) = self
+            .shared
+            .as_ref()
+            .filter(|_| prepared.operation_type == OperationType::Query)
+        else {
+            return Ok(self
+                .execute(version, request, &prepared, &variables, started)
+                .await
+                .0);
+        };
+        let identity = Arc::as_ptr(&prepared) as usize;
+        let key = shared::key(identity, &variables, &request.forward, &request.caller);
+        let leader = match shared.join(key) {
+            shared::Role::Leader(leader) => leader,
+            shared::Role::Follower(receiver) => {
+                if let Some(answer) = shared::follow(receiver).await {
+                    let (response, has_errors) = answer.as_ref();
+                    self.record(request, &prepared, 0, *has_errors, started);
+                    return Ok(response.clone());
+                }
+                // The leader's client went away before it answered: run alone.
+                return Ok(self
+                    .execute(version, request, &prepared, &variables, started)
+                    .await
+                    .0);
+            }
+        };
+        let (response, has_errors) = self
+            .execute(version, request, &prepared, &variables, started)
+            .await;
+        let answer = Arc::new((response, has_errors));
+        leader.publish(answer.clone());
+        Ok(Arc::unwrap_or_clone(answer).0)
+    }
+
+    /// Executes a prepared operation and writes its response; also says whether it has errors.
+    async fn execute(
+        &self,
+        version: &Version,
+        request: &Request,
+        prepared: &Arc<Prepared>,
+        variables: &Map<String, Value>,
+        started: Instant,
+    ) -> (Response, bool) {
         let headers = Arc::new(Headers::from_pairs(&request.forward));
         let outcome = execute::execute(
             &version.supergraph,
             &version.subgraphs,
-            &prepared,
-            &variables,
+            prepared,
+            variables,
             headers,
             self.deadline.map(|configured| Deadline {
                 remaining: configured.saturating_sub(started.elapsed()),
@@ -108,15 +159,16 @@ impl Pipeline {
         )
         .await;
         let (body, has_errors) =
-            crate::respond::write_response(&version.supergraph, &prepared, &variables, &outcome);
-        let cache = self.cache_policy(&prepared, &outcome, &request.caller, has_errors);
-        self.record(request, &prepared, &outcome, has_errors, started);
-        Ok(Response {
+            crate::respond::write_response(&version.supergraph, prepared, variables, &outcome);
+        let cache = self.cache_policy(prepared, &outcome, &request.caller, has_errors);
+        self.record(request, prepared, outcome.fetches, has_errors, started);
+        let response = Response {
             body,
             status: Status::Executed,
             cache,
             fetches: outcome.fetches,
-        })
+        };
+        (response, has_errors)
     }
 
     /// Prepares the admitted document and checks the operation fits the request's carrier.
@@ -195,7 +247,7 @@ impl Pipeline {
         &self,
         request: &Request,
         prepared: &Arc<Prepared>,
-        outcome: &Outcome,
+        fetches: usize,
         has_errors: bool,
         started: Instant,
     ) {
@@ -218,7 +270,7 @@ impl Pipeline {
                     operation,
                     client_name = client.name,
                     client_version = client.version,
-                    fetches = outcome.fetches,
+                    fetches,
                     errors = has_errors,
                     elapsed_ms = elapsed.as_secs_f64() * 1000.0,
                     "operation"

@@ -481,6 +481,54 @@ async fn a_shared_fetch_every_client_abandoned_is_cancelled_and_never_inherited(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_queries_in_flight_share_one_execution_unless_their_headers_differ() {
+    let mut config = support::config();
+    // Subgraph-level sharing off: what is shared here is the whole client request.
+    config.subgraphs.dedupe = false;
+    config.subgraphs.forward_headers = vec!["authorization".to_owned()];
+    let stack = Stack::start_with(config, ALL).await;
+    stack.fault("authors", Fault::Slow(Duration::from_millis(300)));
+    let query = json!({ "query": r#"{ author(id: "a1") { name } }"# });
+    let client = reqwest::Client::new();
+    let send = |token: Option<String>| {
+        let mut request = client
+            .post(stack.endpoint())
+            .header("accept", "application/graphql-response+json")
+            .json(&query);
+        if let Some(token) = token {
+            request = request.header("authorization", token);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let expected = json!({ "data": { "author": { "name": "Ursula K. Le Guin" } } });
+
+    let answers = futures::future::join_all((0..10).map(|_| send(None))).await;
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::OK);
+        assert_eq!(answer, &expected);
+    }
+    assert_eq!(stack.requests(), requests(1, 0, 0, 0));
+
+    // Once answered, the same query runs again: an answer is shared, never kept.
+    stack.clear();
+    assert_eq!(send(None).await.1, expected);
+    assert_eq!(stack.requests(), requests(1, 0, 0, 0));
+
+    // Callers whose subgraphs would see different headers never share.
+    stack.clear();
+    let answers =
+        futures::future::join_all((0..6).map(|i| send(Some(format!("Bearer token-{i}"))))).await;
+    for (status, answer) in &answers {
+        assert_eq!(*status, StatusCode::OK);
+        assert_eq!(answer, &expected);
+    }
+    assert_eq!(stack.requests(), requests(6, 0, 0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn skip_and_include_follow_variables_and_their_defaults() {
     let stack = Stack::start().await;
     let query = "query ($withBooks: Boolean = false, $noBorn: Boolean!) {
