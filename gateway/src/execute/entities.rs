@@ -128,9 +128,8 @@ impl<'p> Batch<'p> {
         if let Some(rewrites) = rewrites {
             apply_input_rewrites(&mut representation, rewrites, api);
         }
-        let Ok(bytes) = serde_json::to_vec(&representation) else {
-            return;
-        };
+        let mut bytes = Vec::with_capacity(64);
+        representation.write_json(&mut bytes);
         let hash = xxhash_rust::xxh3::xxh3_64(&bytes);
         let known = self
             .seen

@@ -95,6 +95,14 @@ impl Object {
         if entries.len() < 2 {
             return;
         }
+        // Small objects (nearly all) are checked pairwise, without allocating.
+        if entries.len() <= 16 {
+            let repeated = (1..entries.len())
+                .any(|i| entries[..i].iter().any(|(key, _)| *key == entries[i].0));
+            if !repeated {
+                return;
+            }
+        }
         let mut seen = rustc_hash::FxHashSet::default();
         let mut keep = vec![true; entries.len()];
         let mut duplicates = false;
@@ -158,6 +166,60 @@ impl Value {
     /// Takes the value out, leaving `null`.
     pub fn take(&mut self) -> Value {
         std::mem::take(self)
+    }
+}
+
+impl Value {
+    /// Appends the value as compact JSON to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(n) => {
+                let _ = serde_json::to_writer(&mut *out, n);
+            }
+            Value::String(text) => write_str(out, text),
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    item.write_json(out);
+                }
+                out.push(b']');
+            }
+            Value::Object(object) => {
+                out.push(b'{');
+                for (i, (key, value)) in object.0.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, key);
+                    out.push(b':');
+                    value.write_json(out);
+                }
+                out.push(b'}');
+            }
+        }
+    }
+}
+
+/// Appends `text` as a JSON string. Text with nothing to escape (nearly all of it: names, ids,
+/// prose) is copied as is; the rest goes through serde_json's escaping.
+pub fn write_str(out: &mut Vec<u8>, text: &str) {
+    // A fold without an early exit, so the check runs over whole vectors of bytes.
+    let escapes = text.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !escapes {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, text);
     }
 }
 
@@ -333,6 +395,20 @@ mod tests {
                 .and_then(|c| c.as_object())
                 .and_then(Object::typename),
             Some("T")
+        );
+    }
+
+    #[test]
+    fn written_json_matches_serde_json_including_escapes() {
+        let text = r#"{"plain":"abc","quote":"a\"b","slash":"a\\b","control":"a\u0001b","nl":"x\ny","n":[1,-2,2.5,null,true,false],"e":{}}"#;
+        let value: Value = serde_json::from_str(text).expect("valid JSON");
+        let mut out = Vec::new();
+        value.write_json(&mut out);
+        assert_eq!(out, serde_json::to_vec(&value).expect("serializable"));
+        let again: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+        assert_eq!(
+            again,
+            serde_json::from_str::<serde_json::Value>(text).expect("JSON")
         );
     }
 

@@ -286,7 +286,7 @@ impl<'a> Writer<'a> {
     ) -> Result<(), Null> {
         match kind {
             Some(TypeKind::Scalar) | None => {
-                let _ = serde_json::to_writer(&mut self.out, value);
+                value.write_json(&mut self.out);
                 Ok(())
             }
             Some(TypeKind::Enum) => match value.as_str() {
@@ -457,7 +457,7 @@ impl<'a> Writer<'a> {
 
 /// Writes `text` as a JSON string.
 fn write_json_str(out: &mut Vec<u8>, text: &str) {
-    let _ = serde_json::to_writer(&mut *out, text);
+    crate::execute::value::write_str(out, text);
 }
 
 /// The execution's errors as the client should see them: an error pathed at a field the client
