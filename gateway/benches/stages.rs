@@ -4,7 +4,7 @@
 //!
 //! `cargo bench -p tributary-gateway --bench stages` after `bench/gateways.sh` has set up the
 //! bench home (`TRIBUTARY_BENCH_HOME`, default `~/.cache/tributary-bench`): its supergraph, its
-//! `TestQuery` and its subgraphs binary. The subgraphs are started if they are not already
+//! `TestQuery`; the subgraphs binary is `SUBGRAPHS_BIN`. The subgraphs are started if they are not already
 //! listening on `SUBGRAPHS_PORT` (6200); every subgraph answer is recorded once over HTTP and
 //! then replayed from memory, so the figures are the engine's own work without the network.
 
@@ -81,7 +81,9 @@ fn subgraphs_running(home: &std::path::Path, port: u16) -> Option<Child> {
     if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
         return None;
     }
-    let binary = home.join("target/subgraphs/release/subgraphs");
+    let binary = std::env::var_os("SUBGRAPHS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| home.join("target/subgraphs/release/subgraphs"));
     let child = Command::new(&binary)
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
