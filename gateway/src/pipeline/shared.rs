@@ -101,10 +101,10 @@ pub(super) async fn follow(mut receiver: watch::Receiver<Option<Answer>>) -> Opt
         .and_then(|answer| answer.clone())
 }
 
-/// The key of a request: the prepared operation's identity, its coerced variables, the headers
+/// The key of a request: the prepared operation's cache key, its coerced variables, the headers
 /// its subgraphs would see, and its caller.
 pub(super) fn key(
-    prepared: usize,
+    prepared: u64,
     variables: &Map<String, Value>,
     forward: &[(String, String)],
     caller: &Caller,

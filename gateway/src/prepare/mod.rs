@@ -42,6 +42,9 @@ pub struct Prepared {
     pub name: Option<String>,
     /// Cache hint, page-size arguments and deprecated fields.
     pub analysis: analysis::Analysis,
+    /// What it is cached under (supergraph version, document, operation name): equal for two
+    /// requests of the same operation even when each prepared it, cold, at the same time.
+    pub key: u64,
 }
 
 /// Why an operation could not be prepared; each variant has a stable `extensions.code`.
@@ -237,6 +240,7 @@ impl Rules {
             &self.page_arguments,
         );
         Ok(Prepared {
+            key: cache_key(supergraph.version(), text, operation_name),
             operation_type,
             operation,
             variables,
