@@ -151,16 +151,19 @@ fn stages(c: &mut Criterion) {
         .block_on(preparer.prepare(supergraph.clone(), &query, None))
         .expect("the test query prepares");
 
+    let run = |subgraphs: &Subgraphs| {
+        runtime.block_on(execute::execute(
+            &supergraph,
+            subgraphs,
+            &prepared,
+            &variables,
+            headers.clone(),
+            None,
+        ))
+    };
+
     // Record every subgraph answer once, then replay only.
-    let recording = transports(true);
-    let recorded = runtime.block_on(execute::execute(
-        &supergraph,
-        &recording,
-        &prepared,
-        &variables,
-        headers.clone(),
-        None,
-    ));
+    let recorded = run(&transports(true));
     assert!(recorded.errors.is_empty(), "{:?}", recorded.errors);
     if let Some(child) = child.as_mut() {
         let _ = child.kill();
@@ -184,26 +187,8 @@ fn stages(c: &mut Criterion) {
                 .expect("prepares")
         })
     });
-    group.bench_function("execute (answers replayed)", |b| {
-        b.iter(|| {
-            runtime.block_on(execute::execute(
-                &supergraph,
-                &replay,
-                &prepared,
-                &variables,
-                headers.clone(),
-                None,
-            ))
-        })
-    });
-    let outcome = runtime.block_on(execute::execute(
-        &supergraph,
-        &replay,
-        &prepared,
-        &variables,
-        headers.clone(),
-        None,
-    ));
+    group.bench_function("execute (answers replayed)", |b| b.iter(|| run(&replay)));
+    let outcome = run(&replay);
     let (bytes, has_errors) = write_response(&supergraph, &prepared, &variables, &outcome);
     assert!(!has_errors, "{}", String::from_utf8_lossy(&bytes));
     println!("response: {} bytes", bytes.len());

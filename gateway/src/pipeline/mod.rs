@@ -101,39 +101,44 @@ impl Pipeline {
         let admitted = self.admission.admit(request)?;
         let prepared = self.prepare(version, admitted, request).await?;
         let variables = self.variables(version, &prepared, request)?;
-        let Some(shared) = self
-            .shared
-            .as_ref()
-            .filter(|_| prepared.operation_type == OperationType::Query)
-        else {
-            return Ok(self
-                .execute(version, request, &prepared, &variables, started)
-                .await
-                .0);
-        };
-        let identity = Arc::as_ptr(&prepared) as usize;
-        let key = shared::key(identity, &variables, &request.forward, &request.caller);
-        let leader = match shared.join(key) {
-            shared::Role::Leader(leader) => leader,
-            shared::Role::Follower(receiver) => {
-                if let Some(answer) = shared::follow(receiver).await {
+        let leader = match self.join_shared(&prepared, &variables, request) {
+            None => None,
+            Some(shared::Role::Leader(leader)) => Some(leader),
+            Some(shared::Role::Follower(receiver)) => match shared::follow(receiver).await {
+                Some(answer) => {
                     let (response, has_errors) = answer.as_ref();
                     self.record(request, &prepared, 0, *has_errors, started);
                     return Ok(response.clone());
                 }
                 // The leader's client went away before it answered: run alone.
-                return Ok(self
-                    .execute(version, request, &prepared, &variables, started)
-                    .await
-                    .0);
-            }
+                None => None,
+            },
         };
         let (response, has_errors) = self
             .execute(version, request, &prepared, &variables, started)
             .await;
+        let Some(leader) = leader else {
+            return Ok(response);
+        };
         let answer = Arc::new((response, has_errors));
         leader.publish(answer.clone());
         Ok(Arc::unwrap_or_clone(answer).0)
+    }
+
+    /// The request's part in sharing an identical query already in flight, when queries are
+    /// shared and this is one.
+    fn join_shared(
+        &self,
+        prepared: &Arc<Prepared>,
+        variables: &Map<String, Value>,
+        request: &Request,
+    ) -> Option<shared::Role> {
+        let shared = self.shared.as_ref()?;
+        if prepared.operation_type != OperationType::Query {
+            return None;
+        }
+        let key = shared::key(prepared.key, variables, &request.forward, &request.caller);
+        Some(shared.join(key))
     }
 
     /// Executes a prepared operation and writes its response; also says whether it has errors.

@@ -10,7 +10,7 @@ use serde_json::Map;
 
 use crate::error::{GraphqlError, PathSegment};
 use crate::execute::Outcome;
-use crate::execute::value::{Object, Value};
+use crate::execute::value::{Object, Value, write_str};
 use crate::prepare::Prepared;
 use crate::supergraph::Supergraph;
 use crate::supergraph::api::{ApiSchema, TypeKind, named_type};
@@ -127,7 +127,7 @@ impl<'a> Writer<'a> {
             if i > 0 {
                 self.out.push(b',');
             }
-            write_json_str(&mut self.out, group.key);
+            write_str(&mut self.out, group.key);
             self.out.push(b':');
             self.path.push(Seg::Key(group.key));
             let result = self.write_field(object, type_name, group);
@@ -146,7 +146,7 @@ impl<'a> Writer<'a> {
     ) -> Result<(), Null> {
         let name = group.fields[0].name.as_str();
         if name == "__typename" {
-            write_json_str(&mut self.out, type_name);
+            write_str(&mut self.out, type_name);
             return Ok(());
         }
         if (name == "__schema" || name == "__type") && type_name == self.api.query_type() {
@@ -291,7 +291,7 @@ impl<'a> Writer<'a> {
             }
             Some(TypeKind::Enum) => match value.as_str() {
                 Some(text) if self.api.enum_has_value(name, text) => {
-                    write_json_str(&mut self.out, text);
+                    write_str(&mut self.out, text);
                     Ok(())
                 }
                 _ => {
@@ -453,11 +453,6 @@ impl<'a> Writer<'a> {
             ));
         }
     }
-}
-
-/// Writes `text` as a JSON string.
-fn write_json_str(out: &mut Vec<u8>, text: &str) {
-    crate::execute::value::write_str(out, text);
 }
 
 /// The execution's errors as the client should see them: an error pathed at a field the client
