@@ -23,8 +23,9 @@
 # errors (non-2xx/3xx plus socket errors), gateway and subgraph CPU time per request (utime +
 # stime from /proc/PID/stat around the measured window), RSS before and after, and peak RSS
 # (VmHWM). Regimes: subgraph-request dedupe on and off (Tributary: [subgraphs] dedupe; Hive
-# Router: traffic_shaping.all.dedupe_enabled), Hive's client-request dedupe off in both, plus one
-# row of Hive Router as the public benchmark configures it (client dedupe on). Apollo Gateway has
+# Router: traffic_shaping.all.dedupe_enabled) with client-request dedupe off (Tributary:
+# [server] dedupe_requests; Hive Router: traffic_shaping.router.dedupe.enabled), plus one row
+# of each with both on, as the public benchmark configures Hive Router. Apollo Gateway has
 # no dedupe setting and runs once.
 #
 # The markdown results go to stdout and to $BENCH_HOME/last-results.md; progress goes to stderr;
@@ -250,7 +251,8 @@ start_gateway() { # $1 kind (tributary|hive|apollo), $2 name of the cell, $3 sub
   case $kind in
     tributary)
       # Engine keys: docs/config.md. The deep TestQuery passes the default [limits].
-      printf '[subgraphs]\ndedupe = %s\n' "$sub_dedupe" > "$dir/tributary.toml"
+      printf '[server]\ndedupe_requests = %s\n\n[subgraphs]\ndedupe = %s\n' "$client_dedupe" "$sub_dedupe" \
+        > "$dir/tributary.toml"
       "$trib_bin" --supergraph "$supergraph" --listen "127.0.0.1:$GATEWAY_PORT" \
         --config "$dir/tributary.toml" --no-watch > "$dir/gateway.log" 2>&1 &
       gw_url=http://127.0.0.1:$GATEWAY_PORT/graphql
@@ -357,6 +359,7 @@ measure "Tributary" tributary true false "$CONNECTIONS" main
 measure "Hive Router" hive false false "$CONNECTIONS" main
 measure "Tributary" tributary false false "$CONNECTIONS" main
 measure "Hive Router, client dedupe on" hive true true "$CONNECTIONS" main
+measure "Tributary, client dedupe on" tributary true true "$CONNECTIONS" main
 [ "$apollo" = 1 ] && measure "Apollo Gateway" apollo n/a n/a "$CONNECTIONS" main
 if [ "$SCALING" = 1 ]; then
   for c in $SCALING_CONNECTIONS; do

@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use subgraph_kit::{Auth, Peers, Running, StartOptions, Subgraph};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tributary_gateway::{Config as GatewayConfig, Engine, Supergraph};
+use tributary_gateway::{Config as GatewayConfig, Engine, Supergraph, config};
 use tributary_schema::SubgraphSource;
 
 pub use tributary_gateway::Environment;
@@ -223,7 +223,8 @@ impl Stack {
             .collect();
         let listener = bind("web", config.host, config.web_port).await?;
         let addr = listener.local_addr()?;
-        let mut web = bff_web::profile(config.environment);
+        // `TRIBUTARY_<SECTION>__<KEY>` variables apply over each profile.
+        let mut web = config::load_over(&bff_web::profile(config.environment), None)?;
         web.subgraphs.urls = subgraph_urls.clone();
         let task = bff_web::start(listener, web, self.fronts_shutdown.clone()).await?;
         self.fronts.push(Front {
@@ -234,7 +235,7 @@ impl Stack {
 
         let listener = bind("mobile", config.host, config.mobile_port).await?;
         let addr = listener.local_addr()?;
-        let mut mobile = bff_mobile::profile(config.environment);
+        let mut mobile = config::load_over(&bff_mobile::profile(config.environment), None)?;
         mobile.subgraphs.urls = subgraph_urls;
         let task = bff_mobile::start(listener, mobile, self.fronts_shutdown.clone()).await?;
         self.fronts.push(Front {
@@ -267,6 +268,7 @@ impl Stack {
             },
             ..GatewayConfig::default()
         };
+        let router = config::load_over(&router, None)?;
         let engine =
             Engine::new(supergraph, router, Default::default()).context("starting the engine")?;
         let listener = bind("gateway", config.host, config.gateway_port).await?;

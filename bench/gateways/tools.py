@@ -99,10 +99,13 @@ def report(results_path, meta_path):
             # Compare within a regime; a peer without the knob (n/a) is compared with both.
             if peer["sub_dedupe"] not in (trib["sub_dedupe"], "n/a"):
                 continue
+            if peer["client_dedupe"] not in (trib["client_dedupe"], "n/a"):
+                continue
             rps = trib["rps"] / peer["rps"] if peer["rps"] else float("nan")
             cpu = trib["gw_cpu_us"] / peer["gw_cpu_us"] if peer["gw_cpu_us"] else float("nan")
-            peer_name = peer["label"] + ("" if peer["sub_dedupe"] == "n/a" else f" (subgraph dedupe {peer['sub_dedupe']})")
-            ratio_rows.append(f"| {trib['label']} (subgraph dedupe {trib['sub_dedupe']}) | {peer_name} "
+            regime = lambda r: f" (subgraph dedupe {r['sub_dedupe']}, client dedupe {r['client_dedupe']})"
+            peer_name = peer["label"] + ("" if peer["sub_dedupe"] == "n/a" else regime(peer))
+            ratio_rows.append(f"| {trib['label']}{regime(trib)} | {peer_name} "
                               f"| {rps:.2f}x | {cpu:.2f}x |")
     if ratio_rows:
         w("")

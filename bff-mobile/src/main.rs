@@ -39,7 +39,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = bff_mobile::profile(args.env);
+    // `TRIBUTARY_<SECTION>__<KEY>` variables apply over the profile.
+    let mut config = tributary_gateway::config::load_over(&bff_mobile::profile(args.env), None)?;
     config.subgraphs.urls = tributary_process::parse_named_urls(&args.subgraphs)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -66,7 +66,7 @@ pub fn profile(env: Environment) -> Config {
     }
 }
 
-/// Max-age hints: catalog data for a minute, stock for thirty seconds, anything personal never.
+/// Max-age hints: catalog data for a minute, stock for thirty seconds, anything personal per caller, orders never.
 fn cache_hints() -> CacheConfig {
     let types = [
         ("HomeFeedPage", 60),
@@ -75,7 +75,7 @@ fn cache_hints() -> CacheConfig {
         ("Category", 300),
         ("Review", 60),
         ("Order", 0),
-        ("User", 0),
+        ("User", 60),
         ("AuthPayload", 0),
     ];
     let fields = [
@@ -83,7 +83,13 @@ fn cache_hints() -> CacheConfig {
         ("Product.quantity", 30),
         ("Product.reviews", 60),
     ];
-    CacheConfig::from_hints(&types, &fields)
+    CacheConfig {
+        // Public pages are answered from the engine's response cache; anything personal is
+        // cached per caller (`me` is private in accounts), orders never (no-store).
+        response: true,
+        entities: true,
+        ..CacheConfig::from_hints(&types, &fields)
+    }
 }
 
 /// Variables that make each of the app's operations runnable from GraphiQL.

@@ -43,7 +43,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let mut config = bff_web::profile(args.env);
+    // `TRIBUTARY_<SECTION>__<KEY>` variables apply over the profile.
+    let mut config = tributary_gateway::config::load_over(&bff_web::profile(args.env), None)?;
     config.subgraphs.urls = tributary_process::parse_named_urls(&args.subgraphs)?;
     if !args.cors_origins.is_empty() {
         config.cors.origins = args.cors_origins;

@@ -70,7 +70,7 @@ pub fn profile(env: Environment) -> Config {
     }
 }
 
-/// Max-age hints: catalog data for a minute, stock for ten seconds, anything personal never.
+/// Max-age hints: catalog data for a minute, stock for ten seconds, anything personal per caller, orders never.
 fn cache_hints() -> CacheConfig {
     let types = [
         ("Storefront", 60),
@@ -79,7 +79,7 @@ fn cache_hints() -> CacheConfig {
         ("Category", 300),
         ("Review", 60),
         ("Order", 0),
-        ("User", 0),
+        ("User", 60),
         ("AuthPayload", 0),
     ];
     let fields = [
@@ -87,7 +87,13 @@ fn cache_hints() -> CacheConfig {
         ("Product.quantity", 10),
         ("Product.reviews", 30),
     ];
-    CacheConfig::from_hints(&types, &fields)
+    CacheConfig {
+        // Public pages are answered from the engine's response cache; anything personal is
+        // cached per caller (`me` is private in accounts), orders never (no-store).
+        response: true,
+        entities: true,
+        ..CacheConfig::from_hints(&types, &fields)
+    }
 }
 
 /// The SPA's typical operations, preloaded as GraphiQL tabs.

@@ -159,6 +159,7 @@ fn stages(c: &mut Criterion) {
             &variables,
             headers.clone(),
             None,
+            None,
         ))
     };
 
@@ -189,11 +190,18 @@ fn stages(c: &mut Criterion) {
     });
     group.bench_function("execute (answers replayed)", |b| b.iter(|| run(&replay)));
     let outcome = run(&replay);
-    let (bytes, has_errors) = write_response(&supergraph, &prepared, &variables, &outcome);
-    assert!(!has_errors, "{}", String::from_utf8_lossy(&bytes));
-    println!("response: {} bytes", bytes.len());
+    let written = write_response(&supergraph, &prepared, &variables, &outcome, false);
+    assert!(
+        !written.has_errors,
+        "{}",
+        String::from_utf8_lossy(&written.body)
+    );
+    println!("response: {} bytes", written.body.len());
     group.bench_function("respond", |b| {
-        b.iter(|| write_response(&supergraph, &prepared, &variables, &outcome))
+        b.iter(|| write_response(&supergraph, &prepared, &variables, &outcome, false))
+    });
+    group.bench_function("respond, entity tags collected", |b| {
+        b.iter(|| write_response(&supergraph, &prepared, &variables, &outcome, true))
     });
     group.finish();
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 
 use crate::admit::persisted::{Manifest, ManifestError};
+use crate::cache::Caches;
 use crate::config::Config;
 use crate::execute::Subgraphs;
 use crate::pipeline::{Pipeline, Version};
@@ -32,6 +33,9 @@ pub enum EngineError {
         /// What failed.
         source: TransportError,
     },
+    /// The cache's shared tier could not be set up.
+    #[error(transparent)]
+    Cache(#[from] crate::cache::redis::SharedTierError),
     /// A subgraph is declared in-process but no in-process transport was given for it.
     #[error("subgraph {subgraph} is in-process ({url}) but no in-process transport was given")]
     MissingLocal {
@@ -48,6 +52,7 @@ pub struct Engine {
     pipeline: Pipeline,
     config: Config,
     local: HashMap<String, Arc<dyn Transport>>,
+    caches: Arc<Caches>,
 }
 
 impl Engine {
@@ -63,18 +68,20 @@ impl Engine {
             None => None,
         };
         let version = build_version(supergraph, &config, &local)?;
+        let caches = Arc::new(Caches::new(&config.cache, &config.server.name)?);
         Ok(Engine {
             current: ArcSwap::from_pointee(version),
-            pipeline: Pipeline::new(&config, manifest),
+            pipeline: Pipeline::new(&config, manifest, caches.clone()),
             config,
             local,
+            caches,
         })
     }
 
     /// Replaces the persisted-operation manifest given in the configuration (a BFF embeds its
     /// manifest in the binary).
     pub fn with_manifest(mut self, manifest: Manifest) -> Engine {
-        self.pipeline = Pipeline::new(&self.config, Some(manifest));
+        self.pipeline = Pipeline::new(&self.config, Some(manifest), self.caches.clone());
         self
     }
 
@@ -98,6 +105,33 @@ impl Engine {
         let version = build_version(supergraph, &self.config, &self.local)?;
         self.current.store(Arc::new(version));
         Ok(())
+    }
+
+    /// The engine's response cache and its shared tier.
+    pub fn caches(&self) -> &Caches {
+        &self.caches
+    }
+
+    /// Invalidates cached entries by what `named` lists: type names and entity representations
+    /// (`{"__typename": "Article", "id": "2"}`); returns the tags bumped, or the items it could
+    /// not read.
+    pub async fn invalidate(
+        &self,
+        named: &[serde_json::Value],
+    ) -> Result<Vec<crate::cache::Tag>, Vec<serde_json::Value>> {
+        let supergraph = self.supergraph();
+        let mut targets = Vec::with_capacity(named.len());
+        let mut unreadable = Vec::new();
+        for item in named {
+            match crate::cache::invalidate::target_of(&supergraph, item) {
+                Some(target) => targets.push(target),
+                None => unreadable.push(item.clone()),
+            }
+        }
+        if !unreadable.is_empty() {
+            return Err(unreadable);
+        }
+        Ok(self.caches.invalidate(&targets, &[]).await)
     }
 
     /// How many prepared operations are cached.

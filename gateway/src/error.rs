@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 pub enum Code {
     /// The request is not a well-formed GraphQL-over-HTTP request.
     BadRequest,
+    /// The request's credentials are missing, invalid or not enough for what it asks.
+    Unauthenticated,
     /// A POST body that is not `application/json`.
     UnsupportedMediaType,
     /// A body over the configured size.
@@ -66,6 +68,7 @@ impl Code {
     pub fn as_str(self) -> &'static str {
         match self {
             Code::BadRequest => "BAD_REQUEST",
+            Code::Unauthenticated => "UNAUTHENTICATED",
             Code::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             Code::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Code::NotAcceptable => "NOT_ACCEPTABLE",
@@ -98,6 +101,7 @@ impl Code {
     /// response as a whole succeeded.
     pub fn http_status(self) -> u16 {
         match self {
+            Code::Unauthenticated => 401,
             Code::UnsupportedMediaType => 415,
             Code::PayloadTooLarge => 413,
             Code::NotAcceptable => 406,
@@ -127,8 +131,9 @@ impl Code {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 25] = [
+    pub const ALL: [Code; 26] = [
         Code::BadRequest,
+        Code::Unauthenticated,
         Code::UnsupportedMediaType,
         Code::PayloadTooLarge,
         Code::NotAcceptable,

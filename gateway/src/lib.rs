@@ -14,11 +14,12 @@
 //! 5. [`admit`]: body and batch sizes, persisted operations, APQ, the safelist.
 //! 6. [`prepare`]: parse, limits, validate, normalize, plan, plan cache; variables.
 //! 7. [`transport`]: HTTP and in-process subgraph calls, single flight.
-//! 8. [`execute`]: walk the plan, fetch, merge; data and errors out.
-//! 9. [`respond`]: the client's response written once.
-//! 10. [`pipeline`]: the lifecycle as a sequence of stage calls; metrics.
-//! 11. [`engine`]: the handle (current supergraph, pipeline, transports).
-//! 12. [`http`]: GraphQL over HTTP, GraphiQL, health, metrics endpoint.
+//! 8. [`cache`]: the response cache, entity tags and invalidation, the Redis tier.
+//! 9. [`execute`]: walk the plan, fetch, merge; data and errors out.
+//! 10. [`respond`]: the client's response written once.
+//! 11. [`pipeline`]: the lifecycle as a sequence of stage calls; metrics.
+//! 12. [`engine`]: the handle (current supergraph, pipeline, transports, caches).
+//! 13. [`http`]: GraphQL over HTTP, GraphiQL, health, metrics endpoint, cache invalidation.
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 // A `GraphqlError` is a few hundred bytes and travels only on the refusal path, once per
@@ -26,6 +27,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod admit;
+pub mod cache;
 pub mod config;
 pub mod engine;
 pub mod error;

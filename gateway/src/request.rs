@@ -78,12 +78,36 @@ impl ClientInfo {
     }
 }
 
-/// Who is calling. Today: whether the request carries credentials at all, which makes its
-/// response private to the caller.
+/// Who is calling: whether the request carries credentials, and a stable name for them that
+/// keys the caller's private cache entries.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Caller {
     /// The request carries credentials (a bearer token or a session cookie).
     pub identified: bool,
+    /// Who the credentials name, as far as the engine can tell: a fingerprint of the
+    /// credentials themselves until tokens are verified at the engine. `None` for anonymous
+    /// callers.
+    pub subject: Option<String>,
+}
+
+impl Caller {
+    /// An anonymous caller.
+    pub fn anonymous() -> Caller {
+        Caller::default()
+    }
+
+    /// A caller known by `credentials` (the `Authorization` value, or the session cookie):
+    /// its subject is a hash of them, so equal credentials share private entries and nothing
+    /// of them is kept.
+    pub fn with_credentials(credentials: &str) -> Caller {
+        Caller {
+            identified: true,
+            subject: Some(format!(
+                "c:{:032x}",
+                xxhash_rust::xxh3::xxh3_128(credentials.as_bytes())
+            )),
+        }
+    }
 }
 
 /// What the carrier of a request lets it do.
@@ -136,17 +160,38 @@ pub enum Status {
     Refused(Code),
 }
 
+/// What the engine's response cache did for a request (RFC 9211's `Cache-Status` in data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheStatus {
+    /// Served from the cache.
+    Hit {
+        /// Seconds it stays fresh.
+        ttl: u32,
+        /// Seconds since it was stored.
+        age: u32,
+    },
+    /// Not in the cache: executed, and stored for `ttl` seconds when `ttl` is set.
+    Miss {
+        /// Seconds it was stored for, when it was.
+        ttl: Option<u32>,
+    },
+    /// Not cacheable (a mutation, errors, or a `no-store` policy): executed, not stored.
+    Bypass,
+}
+
 /// The engine's answer to one request.
 #[derive(Debug, Clone)]
 pub struct Response {
     /// The GraphQL response, serialized once.
-    pub body: Vec<u8>,
+    pub body: bytes::Bytes,
     /// Executed or refused.
     pub status: Status,
     /// How it may be cached.
     pub cache: CachePolicy,
     /// How many subgraph requests it took.
     pub fetches: usize,
+    /// What the response cache did, when the engine has one.
+    pub cache_status: Option<CacheStatus>,
 }
 
 impl Response {
@@ -162,10 +207,11 @@ impl Response {
             .and_then(GraphqlError::code)
             .unwrap_or(Code::InternalServerError);
         Response {
-            body: crate::error::errors_body(&errors),
+            body: crate::error::errors_body(&errors).into(),
             status: Status::Refused(code),
             cache: CachePolicy::NoStore,
             fetches: 0,
+            cache_status: None,
         }
     }
 

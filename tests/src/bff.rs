@@ -49,6 +49,7 @@ pub enum Fault {
 pub struct CountedBff {
     url: String,
     tally: Arc<Mutex<BTreeMap<String, usize>>>,
+    bodies: Arc<Mutex<Vec<(String, String)>>>,
     faults: Arc<Mutex<HashMap<String, Fault>>>,
     shutdown: CancellationToken,
 }
@@ -63,6 +64,12 @@ impl CountedBff {
     /// call are absent), and starts counting again.
     pub fn take_subgraph_requests(&self) -> BTreeMap<String, usize> {
         std::mem::take(&mut *self.tally.lock().expect("tally lock"))
+    }
+
+    /// The bodies of the requests the subgraphs received since the last call, as
+    /// `(subgraph, body)` in arrival order.
+    pub fn take_subgraph_bodies(&self) -> Vec<(String, String)> {
+        std::mem::take(&mut *self.bodies.lock().expect("bodies lock"))
     }
 
     /// Makes the relay of subgraph `name` answer every later request with `fault`.
@@ -86,6 +93,7 @@ struct Relay {
     target: String,
     http: reqwest::Client,
     tally: Arc<Mutex<BTreeMap<String, usize>>>,
+    bodies: Arc<Mutex<Vec<(String, String)>>>,
     faults: Arc<Mutex<HashMap<String, Fault>>>,
 }
 
@@ -106,6 +114,7 @@ impl TestStack {
     ) -> CountedBff {
         let shutdown = CancellationToken::new();
         let tally = Arc::new(Mutex::new(BTreeMap::new()));
+        let bodies = Arc::new(Mutex::new(Vec::new()));
         let faults = Arc::new(Mutex::new(HashMap::new()));
         let mut subgraph_urls = HashMap::new();
         for name in SUBGRAPHS {
@@ -114,6 +123,7 @@ impl TestStack {
                 target: self.url(name),
                 http: self.http().clone(),
                 tally: tally.clone(),
+                bodies: bodies.clone(),
                 faults: faults.clone(),
             };
             let app = axum::Router::new()
@@ -156,6 +166,7 @@ impl TestStack {
         CountedBff {
             url,
             tally,
+            bodies,
             faults,
             shutdown,
         }
@@ -170,6 +181,10 @@ async fn forward(State(relay): State<Relay>, headers: HeaderMap, body: Bytes) ->
         .expect("tally lock")
         .entry(relay.name.to_owned())
         .or_default() += 1;
+    relay.bodies.lock().expect("bodies lock").push((
+        relay.name.to_owned(),
+        String::from_utf8_lossy(&body).into_owned(),
+    ));
     let fault = relay
         .faults
         .lock()
@@ -232,11 +247,14 @@ async fn pass_on(relay: &Relay, headers: &HeaderMap, body: Bytes) -> Response {
         Ok(response) => {
             let status =
                 StatusCode::from_u16(response.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+            let passed: Vec<_> = [header::CONTENT_TYPE, header::CACHE_CONTROL]
+                .into_iter()
+                .filter_map(|name| Some((name.clone(), response.headers().get(&name)?.clone())))
+                .collect();
             let body = response.bytes().await.unwrap_or_default();
             let mut out = (status, body).into_response();
-            if let Some(content_type) = content_type {
-                out.headers_mut().insert(header::CONTENT_TYPE, content_type);
+            for (name, value) in passed {
+                out.headers_mut().insert(name, value);
             }
             out
         }

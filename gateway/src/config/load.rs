@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use figment::Figment;
-use figment::providers::{Env, Format, Toml};
+use figment::providers::{Env, Format, Serialized, Toml};
 
 use super::Config;
 
@@ -26,7 +26,13 @@ pub enum ConfigError {
 
 /// Loads the configuration from `file` (if any) and the environment, over the defaults.
 pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-    let mut figment = Figment::new();
+    load_over(&Config::default(), file)
+}
+
+/// Loads `file` (if any) and the environment over `base` (a BFF's profile, say): what they
+/// set replaces the base's values, the rest stays.
+pub fn load_over(base: &Config, file: Option<&Path>) -> Result<Config, ConfigError> {
+    let mut figment = Figment::from(Serialized::defaults(base));
     if let Some(path) = file {
         if !path.is_file() {
             return Err(ConfigError::Missing(path.to_owned()));

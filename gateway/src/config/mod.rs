@@ -15,7 +15,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use load::{ConfigError, load};
+pub use load::{ConfigError, load, load_over};
 pub use reference::{json_schema, markdown};
 
 /// Configuration of an engine and its front ends.
@@ -242,9 +242,10 @@ impl Default for TelemetryConfig {
     }
 }
 
-/// `[cache]`: max-age hints in seconds by type or by `Type.field`; the strictest hint of
-/// every type and field an operation selects (and every subgraph `Cache-Control`) wins.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+/// `[cache]`: how long query responses may be cached (max-age hints in seconds by type or by
+/// `Type.field`; the strictest hint of every type and field an operation selects, and every
+/// subgraph `Cache-Control`, wins) and whether the engine caches them itself.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     /// Max-age used when nothing selected carries a hint (0: `no-store`).
@@ -253,6 +254,50 @@ pub struct CacheConfig {
     pub types: HashMap<String, u32>,
     /// Max-age by `Type.field`.
     pub fields: HashMap<String, u32>,
+    /// Serve repeated query responses from the engine's response cache, for as long as their
+    /// policy allows. Mutations invalidate the entities they touch.
+    pub response: bool,
+    /// Keep what `_entities` fetches answer per entity, so a batch asks a subgraph only for
+    /// the entities not cached (for callers without credentials, unless
+    /// `private_when_identified` is off).
+    pub entities: bool,
+    /// Memory for each of the response and entity caches, in bytes.
+    pub max_bytes: u64,
+    /// The longest any entry is kept, in seconds, whatever its hints allow.
+    pub max_ttl: u32,
+    /// Responses to callers with credentials are private to them (cached per caller), even
+    /// when no subgraph marks them private. Turn off only when every subgraph that reads the
+    /// caller says so in its `Cache-Control`.
+    pub private_when_identified: bool,
+    /// Redis holding entries and carrying invalidations for every replica
+    /// (`redis://127.0.0.1:6379`); when unset, `REDIS_URL` is used if set.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and of the invalidation channel: replicas that share a cache
+    /// share a prefix.
+    pub redis_prefix: String,
+    /// The most a Redis call may take, in milliseconds, before the request goes on without it.
+    pub redis_timeout_ms: u64,
+    /// Bearer token that authorizes `POST /cache/invalidate`; the endpoint is off when unset.
+    pub admin_token: Option<String>,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            default_max_age: 0,
+            types: HashMap::new(),
+            fields: HashMap::new(),
+            response: false,
+            entities: false,
+            max_bytes: 64 * 1024 * 1024,
+            max_ttl: 3600,
+            private_when_identified: true,
+            redis_url: None,
+            redis_prefix: "tributary".to_owned(),
+            redis_timeout_ms: 250,
+            admin_token: None,
+        }
+    }
 }
 
 impl CacheConfig {
@@ -261,9 +306,9 @@ impl CacheConfig {
         let map =
             |pairs: &[(&str, u32)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect();
         CacheConfig {
-            default_max_age: 0,
             types: map(types),
             fields: map(fields),
+            ..CacheConfig::default()
         }
     }
 }

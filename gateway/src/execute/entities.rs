@@ -8,6 +8,9 @@ use super::Execution;
 use super::fetch::{RequestBody, filled_keys, with_service};
 use super::merge::{apply_input_rewrites, apply_output_rewrites, deep_merge};
 use super::value::{Object, Value};
+use crate::cache::invalidate::{Tag, now_ms, target_of};
+use crate::cache::key::EntityKeys;
+use crate::cache::{Entry, Scope};
 use crate::error::PathSegment;
 use crate::supergraph::api::ApiSchema;
 use crate::supergraph::planner::{
@@ -155,6 +158,41 @@ impl<'p> Batch<'p> {
         });
     }
 
+    /// The batch cut in two by representation, `first` taking those it says yes to; each part
+    /// keeps every slot of its representations and knows their indices here.
+    fn split(&self, first: impl Fn(usize) -> bool) -> (Part<'p>, Part<'p>) {
+        let mut parts = (Part::default(), Part::default());
+        // For each representation: which part, and its index there.
+        let mut placed = Vec::with_capacity(self.representations.len());
+        for (index, representation) in self.representations.iter().enumerate() {
+            let part = if first(index) {
+                &mut parts.0
+            } else {
+                &mut parts.1
+            };
+            placed.push((first(index), part.origin.len()));
+            part.origin.push(index);
+            part.batch.representations.push(representation.clone());
+            part.batch.first_slot.push(usize::MAX);
+        }
+        for slot in &self.slots {
+            let (in_first, index) = placed[slot.representation];
+            let part = if in_first { &mut parts.0 } else { &mut parts.1 };
+            let batch = &mut part.batch;
+            if batch.first_slot[index] == usize::MAX {
+                batch.first_slot[index] = batch.slots.len();
+            }
+            let start = batch.trails.len();
+            batch.trails.extend_from_slice(self.trail(slot));
+            batch.slots.push(Slot {
+                start,
+                end: batch.trails.len(),
+                representation: index,
+            });
+        }
+        parts
+    }
+
     /// Whether no entity was found.
     pub(super) fn is_empty(&self) -> bool {
         self.representations.is_empty()
@@ -203,6 +241,34 @@ impl<'p> Batch<'p> {
                 .collect(),
         )
     }
+}
+
+/// What the entity cache holds for one batch: each representation's key and entry.
+struct Lookup {
+    keys: Vec<u128>,
+    found: Vec<Option<std::sync::Arc<Entry>>>,
+}
+
+/// The text of what the `_entities` field answering to `field` asks of each entity.
+fn entities_selection(selection: &SelectionSet, field: &str) -> String {
+    selection
+        .items
+        .iter()
+        .find_map(|item| match item {
+            SelectionItem::Field(f) if f.alias.as_deref().unwrap_or(&f.name) == field => {
+                Some(f.selections.to_string())
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// One part of a split batch: its own batch, and for each of its representations the index it
+/// had in the whole.
+#[derive(Default)]
+struct Part<'p> {
+    batch: Batch<'p>,
+    origin: Vec<usize>,
 }
 
 /// What projecting an entity onto a `requires` selection found.
@@ -292,16 +358,53 @@ impl<'a> Execution<'a> {
         if batch.is_empty() {
             return;
         }
+        let service = &fetch.service_name;
+        let selection = &fetch.operation.document.operation.selection_set;
+        // With the entity cache, the cached entities are merged now and only the others are
+        // asked for; what the subgraph answers is cached when its `Cache-Control` allows a
+        // shared cache and the answer carries no error.
+        let (part, cached) = match self.entity_cache {
+            None => (
+                Part {
+                    batch,
+                    origin: Vec::new(),
+                },
+                None,
+            ),
+            Some(cache) => {
+                let lookup = self
+                    .look_up(
+                        cache,
+                        service,
+                        selection,
+                        "_entities",
+                        fetch.variable_usages.as_ref(),
+                        &batch,
+                    )
+                    .await;
+                let misses = self.merge_hits(
+                    service,
+                    "_entities",
+                    &batch,
+                    &lookup,
+                    fetch.output_rewrites.as_ref(),
+                );
+                (misses, Some((cache, lookup)))
+            }
+        };
+        if part.batch.is_empty() {
+            return;
+        }
         let body = RequestBody {
             operation: &fetch.operation.document_str,
             variables: self.variables,
             usages: fetch.variable_usages.as_ref(),
-            representations: vec![("representations", batch.representations())],
+            representations: vec![("representations", part.batch.representations())],
         };
         let Some(body) = self
-            .call(&fetch.service_name, body, || {
-                let selection = &fetch.operation.document.operation.selection_set;
-                batch.left_null(&filled_keys(selection, Some("_entities")))
+            .call(service, body, || {
+                part.batch
+                    .left_null(&filled_keys(selection, Some("_entities")))
             })
             .await
         else {
@@ -310,31 +413,189 @@ impl<'a> Execution<'a> {
         let results = body
             .data
             .and_then(|mut data| data.get_mut("_entities").map(Value::take));
+        let errors = body.errors.unwrap_or_default();
+        if let Some((cache, lookup)) = &cached
+            && errors.is_empty()
+        {
+            self.store_answers(*cache, &part, lookup, results.as_ref(), body.hint);
+        }
         self.merge_entities(
-            &fetch.service_name,
+            service,
             "_entities",
-            &batch,
+            &part.batch,
             results,
-            body.errors.unwrap_or_default(),
+            errors,
             fetch.output_rewrites.as_ref(),
         );
     }
 
-    /// Runs several entity fetches to one subgraph as one request (one alias each).
+    /// Looks up every representation of `batch`, sent under the `_entities` field answering to
+    /// `field` in `selection`, in the entity cache.
+    async fn look_up(
+        &self,
+        cache: super::EntityCache<'_>,
+        service: &str,
+        selection: &SelectionSet,
+        field: &str,
+        usages: Option<&std::collections::BTreeSet<String>>,
+        batch: &Batch<'_>,
+    ) -> Lookup {
+        // The key names what is asked of each entity (the `_entities` field's selection),
+        // not the whole operation, so a batched and a single fetch share entries.
+        let asked = entities_selection(selection, field);
+        let used = usages
+            .into_iter()
+            .flatten()
+            .filter_map(|name| Some((name.as_str(), self.variables.get(name)?)));
+        let shared = EntityKeys::new(service, &asked, used, cache.forwarded);
+        let keys: Vec<u128> = batch
+            .representations()
+            .iter()
+            .map(|representation| shared.key(representation))
+            .collect();
+        let found = cache.store.get_many(&keys).await;
+        Lookup { keys, found }
+    }
+
+    /// Merges the cached entities of `batch` and returns the part still to fetch.
+    fn merge_hits<'p>(
+        &self,
+        service: &str,
+        field: &str,
+        batch: &Batch<'p>,
+        lookup: &Lookup,
+        rewrites: Option<&Vec<FetchRewrite>>,
+    ) -> Part<'p> {
+        let (hits, misses) = batch.split(|index| lookup.found[index].is_some());
+        if hits.batch.is_empty() {
+            return misses;
+        }
+        let now = now_ms();
+        let mut results = Vec::with_capacity(hits.origin.len());
+        for original in &hits.origin {
+            let entry = lookup.found[*original].as_ref();
+            let value = entry.and_then(|entry| {
+                if let Some(left) = entry.time_left(now) {
+                    let left = u32::try_from(left.as_secs()).unwrap_or(u32::MAX);
+                    super::lock(&self.cache).limit(left);
+                }
+                serde_json::from_slice::<Value>(&entry.body).ok()
+            });
+            results.push(value.unwrap_or(Value::Null));
+        }
+        self.merge_entities(
+            service,
+            field,
+            &hits.batch,
+            Some(Value::Array(results)),
+            Vec::new(),
+            rewrites,
+        );
+        misses
+    }
+
+    /// Caches each non-null answer to the representations of `misses`, when the subgraph's
+    /// hint allows a shared cache.
+    fn store_answers(
+        &self,
+        cache: super::EntityCache<'_>,
+        misses: &Part<'_>,
+        lookup: &Lookup,
+        results: Option<&Value>,
+        hint: super::CacheHint,
+    ) {
+        let (Some(max_age), Some(Value::Array(answers))) = (hint.shareable_max_age(), results)
+        else {
+            return;
+        };
+        let max_age = max_age.min(cache.max_ttl);
+        let stored_ms = now_ms();
+        for (index, answer) in answers.iter().enumerate() {
+            let (Some(original), false) = (misses.origin.get(index), answer.is_null()) else {
+                continue;
+            };
+            let Some(representation) = misses.batch.representations().get(index) else {
+                continue;
+            };
+            let mut bytes = Vec::with_capacity(128);
+            answer.write_json(&mut bytes);
+            let entry = Entry {
+                body: bytes.into(),
+                scope: Scope::Public,
+                max_age,
+                stored_ms,
+                started_ms: self.started_ms,
+                tags: self.entity_tags(representation).into_boxed_slice(),
+            };
+            cache.store.put(lookup.keys[*original], entry);
+        }
+    }
+
+    /// The tags of a cached entity: its type and itself, from its representation.
+    fn entity_tags(&self, representation: &[u8]) -> Vec<Tag> {
+        serde_json::from_slice::<serde_json::Value>(representation)
+            .ok()
+            .and_then(|json| target_of(self.supergraph, &json))
+            .map(|target| target.entry_tags())
+            .unwrap_or_default()
+    }
+
+    /// Runs several entity fetches to one subgraph as one request (one alias each); with the
+    /// entity cache, each alias asks only for the entities not cached.
     pub(super) async fn fetch_batch(&self, node: &BatchFetchNode) {
-        let batches = self.collect_batches(node);
-        if batches.iter().all(Batch::is_empty) {
+        let collected = self.collect_batches(node);
+        if collected.iter().all(Batch::is_empty) {
             return;
         }
-        let representations = node
-            .entity_batch
-            .aliases
+        let service = &node.service_name;
+        let selection = &node.operation.document.operation.selection_set;
+        let aliases = &node.entity_batch.aliases;
+        // With the cache: the hits merged now, and for each alias what is left to fetch.
+        let mut lookups = Vec::new();
+        let batches: Vec<Part<'_>> = match self.entity_cache {
+            None => collected
+                .into_iter()
+                // Origins are only read when storing into the cache.
+                .map(|batch| Part {
+                    origin: Vec::new(),
+                    batch,
+                })
+                .collect(),
+            Some(cache) => {
+                let mut parts = Vec::with_capacity(collected.len());
+                for (alias, batch) in aliases.iter().zip(&collected) {
+                    let lookup = self
+                        .look_up(
+                            cache,
+                            service,
+                            selection,
+                            &alias.alias,
+                            node.variable_usages.as_ref(),
+                            batch,
+                        )
+                        .await;
+                    parts.push(self.merge_hits(
+                        service,
+                        &alias.alias,
+                        batch,
+                        &lookup,
+                        alias.output_rewrites.as_ref(),
+                    ));
+                    lookups.push(lookup);
+                }
+                parts
+            }
+        };
+        if batches.iter().all(|part| part.batch.is_empty()) {
+            return;
+        }
+        let representations = aliases
             .iter()
             .zip(batches.iter())
-            .map(|(alias, batch)| {
+            .map(|(alias, part)| {
                 (
                     alias.representations_variable_name.as_str(),
-                    batch.representations(),
+                    part.batch.representations(),
                 )
             })
             .collect();
@@ -344,24 +605,30 @@ impl<'a> Execution<'a> {
             usages: node.variable_usages.as_ref(),
             representations,
         };
-        let selection = &node.operation.document.operation.selection_set;
         let left_null = || {
-            node.entity_batch
-                .aliases
+            aliases
                 .iter()
                 .zip(&batches)
-                .flat_map(|(alias, batch)| {
-                    batch.left_null(&filled_keys(selection, Some(&alias.alias)))
+                .flat_map(|(alias, part)| {
+                    part.batch
+                        .left_null(&filled_keys(selection, Some(&alias.alias)))
                 })
                 .collect()
         };
-        let Some(body) = self.call(&node.service_name, body, left_null).await else {
+        let Some(body) = self.call(service, body, left_null).await else {
             return;
         };
+        let hint = body.hint;
         let mut data = body.data.unwrap_or(Value::Null);
         let mut errors = body.errors.unwrap_or_default();
-        for (alias, batch) in node.entity_batch.aliases.iter().zip(&batches) {
+        let clean = errors.is_empty();
+        for (index, (alias, part)) in aliases.iter().zip(&batches).enumerate() {
             let results = data.get_mut(&alias.alias).map(Value::take);
+            if let (Some(cache), Some(lookup), true) =
+                (self.entity_cache, lookups.get(index), clean)
+            {
+                self.store_answers(cache, part, lookup, results.as_ref(), hint);
+            }
             // Each alias takes the errors whose path starts with it.
             let (mine, rest): (Vec<serde_json::Value>, Vec<serde_json::Value>) =
                 errors.into_iter().partition(|e| {
@@ -370,15 +637,14 @@ impl<'a> Execution<'a> {
                 });
             errors = rest;
             self.merge_entities(
-                &node.service_name,
+                service,
                 &alias.alias,
-                batch,
+                &part.batch,
                 results,
                 mine,
                 alias.output_rewrites.as_ref(),
             );
         }
-        let service = &node.service_name;
         self.errors(
             errors
                 .into_iter()

@@ -8,6 +8,7 @@ use serde_json::Map;
 use super::Execution;
 use super::merge::{apply_output_rewrites, deep_merge};
 use super::value::Value;
+use crate::cache::invalidate::target_of;
 use crate::error::{Code, GraphqlError, PathSegment};
 use crate::supergraph::planner::{FetchNode, SelectionItem, SelectionSet};
 use crate::transport::{SubgraphRequest, SubgraphResponse, TransportError};
@@ -19,6 +20,20 @@ pub(super) struct SubgraphBody {
     pub(super) data: Option<Value>,
     #[serde(default)]
     pub(super) errors: Option<Vec<serde_json::Value>>,
+    #[serde(default)]
+    pub(super) extensions: Option<SubgraphExtensions>,
+    /// This answer's own caching hint (from its `Cache-Control`).
+    #[serde(skip)]
+    pub(super) hint: super::CacheHint,
+}
+
+/// The extensions of a subgraph response the engine reads.
+#[derive(Deserialize)]
+pub(super) struct SubgraphExtensions {
+    /// Entities (representations) or types (names) whose cached data this response makes
+    /// stale, named by a subgraph that changed them.
+    #[serde(default)]
+    invalidate: Vec<serde_json::Value>,
 }
 
 /// What one subgraph request sends, written straight into its JSON body: the operation, the
@@ -154,6 +169,8 @@ impl<'a> Execution<'a> {
             .to_bytes()
             .map_err(|err| failure(service, Code::InternalServerError, &err.to_string()))?;
         self.count_fetch();
+        metrics::counter!("tributary_subgraph_requests_total", "subgraph" => service.to_owned())
+            .increment(1);
         let request = SubgraphRequest {
             body: Bytes::from(body),
             headers: self.headers.clone(),
@@ -182,11 +199,19 @@ impl<'a> Execution<'a> {
         service: &str,
         response: &SubgraphResponse,
     ) -> Result<SubgraphBody, GraphqlError> {
+        let mut hint = super::CacheHint::default();
         if let Some(header) = &response.cache_control {
+            hint.add(header);
             super::lock(&self.cache).add(header);
         }
         match serde_json::from_slice::<SubgraphBody>(&response.body) {
-            Ok(body) if body.data.is_some() || body.errors.is_some() => Ok(body),
+            Ok(mut body) if body.data.is_some() || body.errors.is_some() => {
+                body.hint = hint;
+                if let Some(extensions) = body.extensions.take() {
+                    self.named_for_invalidation(service, extensions.invalidate);
+                }
+                Ok(body)
+            }
             _ if !(200..300).contains(&response.status) => Err(failure(
                 service,
                 Code::SubrequestHttpError,
@@ -206,6 +231,30 @@ impl<'a> Execution<'a> {
         }
     }
 }
+
+impl Execution<'_> {
+    /// Records what a subgraph named for invalidation; names the engine cannot read are logged
+    /// and skipped.
+    fn named_for_invalidation(&self, service: &str, named: Vec<serde_json::Value>) {
+        if named.is_empty() {
+            return;
+        }
+        let mut targets = super::lock(&self.invalidate);
+        for item in named.iter().take(MAX_NAMED_FOR_INVALIDATION) {
+            match target_of(self.supergraph, item) {
+                Some(target) => targets.push(target),
+                None => tracing::warn!(
+                    subgraph = service,
+                    named = %item,
+                    "a subgraph named something to invalidate that is not a type or an entity"
+                ),
+            }
+        }
+    }
+}
+
+/// Most invalidations one subgraph response may name.
+const MAX_NAMED_FOR_INVALIDATION: usize = 1_000;
 
 /// Most errors one failed fetch reports with a path each; a list of thousands of entities gets
 /// the first ones and one error without a path for the rest.

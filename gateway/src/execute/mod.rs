@@ -17,6 +17,7 @@ use serde_json::Map;
 
 pub use value::Value;
 
+use crate::cache::{Store, Target};
 use crate::error::{Code, GraphqlError};
 use crate::prepare::Prepared;
 use crate::request::OperationType;
@@ -39,6 +40,12 @@ pub(crate) struct Execution<'a> {
     errors: Mutex<Vec<GraphqlError>>,
     fetches: AtomicUsize,
     cache: Mutex<CacheHint>,
+    /// What subgraphs named for cache invalidation.
+    invalidate: Mutex<Vec<Target>>,
+    /// The entity cache, when this execution may use it.
+    entity_cache: Option<EntityCache<'a>>,
+    /// When the execution started (Unix ms): cached entities are stored as of then.
+    started_ms: u64,
     /// Whether fetches may share identical requests in flight (queries only).
     shareable: bool,
 }
@@ -54,7 +61,30 @@ pub struct CacheHint {
     pub no_store: bool,
 }
 
+/// The entity cache as one execution may use it.
+#[derive(Clone, Copy)]
+pub struct EntityCache<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The headers sent to subgraphs (part of every key: an answer may depend on them).
+    pub forwarded: &'a [(String, String)],
+    /// The longest an entity is kept, in seconds.
+    pub max_ttl: u32,
+}
+
 impl CacheHint {
+    /// Whether an answer with this hint may be kept in a shared cache: a max-age above zero,
+    /// neither private nor no-store.
+    pub fn shareable_max_age(&self) -> Option<u32> {
+        self.max_age
+            .filter(|age| *age > 0 && !self.private && !self.no_store)
+    }
+
+    /// Lowers the max-age to at most `max_age`.
+    pub fn limit(&mut self, max_age: u32) {
+        self.max_age = Some(self.max_age.map_or(max_age, |m| m.min(max_age)));
+    }
+
     /// Folds one `Cache-Control` header value into the hint.
     pub fn add(&mut self, header: &str) {
         for directive in header.split(',') {
@@ -91,10 +121,13 @@ pub struct Outcome {
     pub fetches: usize,
     /// The subgraphs' combined caching hint.
     pub cache: CacheHint,
+    /// Entities and types the subgraphs named as changed (`extensions.invalidate`).
+    pub invalidate: Vec<Target>,
 }
 
 /// Executes `prepared`'s plan with coerced `variables`, forwarding `headers` to subgraphs,
-/// stopping at `deadline` (if any) with whatever has been merged by then.
+/// stopping at `deadline` (if any) with whatever has been merged by then; entity fetches of a
+/// query consult `entity_cache` when given.
 pub async fn execute(
     supergraph: &Supergraph,
     subgraphs: &Subgraphs,
@@ -102,6 +135,7 @@ pub async fn execute(
     variables: &Map<String, serde_json::Value>,
     headers: Arc<Headers>,
     deadline: Option<Deadline>,
+    entity_cache: Option<EntityCache<'_>>,
 ) -> Outcome {
     let execution = Execution {
         supergraph,
@@ -112,6 +146,9 @@ pub async fn execute(
         errors: Mutex::new(Vec::new()),
         fetches: AtomicUsize::new(0),
         cache: Mutex::new(CacheHint::default()),
+        invalidate: Mutex::new(Vec::new()),
+        entity_cache: entity_cache.filter(|_| prepared.operation_type == OperationType::Query),
+        started_ms: crate::cache::invalidate::now_ms(),
         shareable: prepared.operation_type == OperationType::Query,
     };
     match deadline {
@@ -144,6 +181,7 @@ pub async fn execute(
             .unwrap_or_else(|poisoned| poisoned.into_inner()),
         fetches: execution.fetches.load(Ordering::Relaxed),
         cache: *lock(&execution.cache),
+        invalidate: std::mem::take(&mut *lock(&execution.invalidate)),
     }
 }
 

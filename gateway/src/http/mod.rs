@@ -12,7 +12,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Query, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use serde_json::{Map, Value};
@@ -21,7 +21,8 @@ use crate::admit::Admission;
 use crate::engine::Engine;
 use crate::error::{Code, GraphqlError, errors_body};
 use crate::request::{
-    CachePolicy, CacheScope, Caller, Capabilities, ClientInfo, Request, Response, Status,
+    CachePolicy, CacheScope, CacheStatus, Caller, Capabilities, ClientInfo, Request, Response,
+    Status,
 };
 
 /// An HTTP response.
@@ -59,6 +60,9 @@ pub fn router(engine: Arc<Engine>) -> Router {
         .route("/health", get(health));
     if config.telemetry.metrics {
         router = router.route("/metrics", get(metrics));
+    }
+    if config.cache.admin_token.is_some() {
+        router = router.route("/cache/invalidate", axum::routing::post(invalidate));
     }
     if config.graphiql.enabled {
         let path = format!("{}{{file}}", graphiql::ASSET_PREFIX);
@@ -338,13 +342,22 @@ impl Members {
                 header("apollographql-client-name"),
                 header("apollographql-client-version"),
             ),
-            caller: Caller {
-                identified: headers.contains_key(header::AUTHORIZATION)
-                    || headers.contains_key(header::COOKIE),
-            },
+            caller: caller_of(headers),
             capabilities: Capabilities { read_only },
             forward: forwarded(&engine.config().subgraphs.forward_headers, headers),
         })
+    }
+}
+
+/// The caller as its credentials name it: the `Authorization` header, else the cookies.
+fn caller_of(headers: &HeaderMap) -> Caller {
+    let credentials = [header::AUTHORIZATION, header::COOKIE]
+        .iter()
+        .find_map(|name| headers.get(name))
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+    match credentials {
+        Some(credentials) => Caller::with_credentials(&credentials),
+        None => Caller::anonymous(),
     }
 }
 
@@ -476,8 +489,10 @@ fn cache_control(policy: CachePolicy) -> HeaderValue {
 fn respond(media: MediaType, response: Response, request_headers: &HeaderMap) -> HttpResponse {
     let status = response_status(response.status, media);
     let cache_control = cache_control(response.cache);
+    // Weak: the same JSON is sent gzip-, brotli- or zstd-encoded or plain, byte for byte
+    // different representations of one response.
     let etag = (response.status == Status::Executed)
-        .then(|| format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&response.body)))
+        .then(|| format!("W/\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&response.body)))
         .and_then(|tag| HeaderValue::from_str(&tag).ok());
     if let Some(etag) = &etag
         && if_none_match(request_headers, etag)
@@ -486,6 +501,9 @@ fn respond(media: MediaType, response: Response, request_headers: &HeaderMap) ->
         http.headers_mut().insert(header::ETAG, etag.clone());
         http.headers_mut()
             .insert(header::CACHE_CONTROL, cache_control);
+        http.headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+        cache_status_headers(http.headers_mut(), response.cache_status);
         return http;
     }
     let mut http = (status, response.body).into_response();
@@ -498,10 +516,31 @@ fn respond(media: MediaType, response: Response, request_headers: &HeaderMap) ->
     if let Some(etag) = etag {
         headers.insert(header::ETAG, etag);
     }
+    if !headers.contains_key(header::VARY) {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    cache_status_headers(headers, response.cache_status);
     if status == StatusCode::METHOD_NOT_ALLOWED {
         headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
     http
+}
+
+/// `Cache-Status` (RFC 9211) saying what the engine's response cache did, and `Age` on hits.
+fn cache_status_headers(headers: &mut HeaderMap, status: Option<CacheStatus>) {
+    let Some(status) = status else { return };
+    let value = match status {
+        CacheStatus::Hit { ttl, age } => {
+            headers.insert(header::AGE, HeaderValue::from(age));
+            format!("tributary; hit; ttl={ttl}")
+        }
+        CacheStatus::Miss { ttl: Some(ttl) } => format!("tributary; fwd=miss; stored; ttl={ttl}"),
+        CacheStatus::Miss { ttl: None } => "tributary; fwd=miss".to_owned(),
+        CacheStatus::Bypass => "tributary; fwd=bypass".to_owned(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(HeaderName::from_static("cache-status"), value);
+    }
 }
 
 /// Whether `If-None-Match` names `etag` (or is `*`).
@@ -512,11 +551,13 @@ fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
     else {
         return false;
     };
-    let ours = etag.to_str().unwrap_or_default();
+    // Weak comparison (RFC 9110 13.1.2): `W/` is ignored on both sides.
+    let opaque = |tag: &str| tag.strip_prefix("W/").unwrap_or(tag).to_owned();
+    let ours = opaque(etag.to_str().unwrap_or_default());
     value
         .split(',')
         .map(str::trim)
-        .any(|tag| tag == "*" || tag == ours || tag.strip_prefix("W/") == Some(ours))
+        .any(|tag| tag == "*" || opaque(tag) == ours)
 }
 
 /// CORS for the configured browser origins: credentials allowed (cookies or bearer tokens).
@@ -581,10 +622,91 @@ fn not_acceptable() -> HttpResponse {
 
 async fn health(State(engine): State<Arc<Engine>>) -> HttpResponse {
     let version = engine.supergraph().version();
+    // The cache's shared tier is a detail, not a failure: the engine serves without it.
+    let cache = match engine.caches().shared_up() {
+        None => String::new(),
+        Some(up) => format!(
+            r#","cache":{{"redis":"{}"}}"#,
+            if up { "up" } else { "down" }
+        ),
+    };
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, JSON)],
-        format!(r#"{{"status":"ok","supergraph":"{version:016x}"}}"#),
+        format!(r#"{{"status":"ok","supergraph":"{version:016x}"{cache}}}"#),
     )
         .into_response()
+}
+
+/// `POST /cache/invalidate` with `Authorization: Bearer <[cache] admin_token>` and a body
+/// `{"invalidate": ["Article", {"__typename": "Article", "id": "2"}]}`: makes every cached
+/// response with those types or entities stale, on every replica sharing the Redis tier.
+async fn invalidate(
+    State(engine): State<Arc<Engine>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> HttpResponse {
+    let refuse = |code: Code, message: &str| {
+        let error = GraphqlError::new(code, message.to_owned());
+        (
+            status_of(code),
+            [(header::CONTENT_TYPE, JSON)],
+            errors_body(&[error]),
+        )
+            .into_response()
+    };
+    let expected = engine.config().cache.admin_token.as_deref().unwrap_or("");
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if expected.is_empty() || !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return refuse(
+            Code::Unauthenticated,
+            "cache invalidation needs `Authorization: Bearer <the configured admin token>`",
+        );
+    }
+    let Ok(body) = body else {
+        return refuse(Code::BadRequest, "the body could not be read");
+    };
+    let named = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(mut object)) => match object.remove("invalidate") {
+            Some(Value::Array(items)) if !items.is_empty() => items,
+            _ => {
+                return refuse(
+                    Code::BadRequest,
+                    "`invalidate` must be a non-empty list of type names and entity representations",
+                );
+            }
+        },
+        _ => return refuse(Code::BadRequest, "the body must be a JSON object"),
+    };
+    match engine.invalidate(&named).await {
+        Ok(tags) => {
+            tracing::info!(tags = ?tags, "cache invalidated by an administrator");
+            let body = serde_json::json!({ "invalidated": tags });
+            (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, JSON)],
+                body.to_string(),
+            )
+                .into_response()
+        }
+        Err(unreadable) => refuse(
+            Code::BadRequest,
+            &format!(
+                "not a type or an entity with its key fields: {}",
+                Value::Array(unreadable)
+            ),
+        ),
+    }
+}
+
+/// Compares secrets without leaking, through timing, how much of them matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

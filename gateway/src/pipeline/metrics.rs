@@ -135,3 +135,29 @@ pub(crate) fn deprecated(engine: &str, client: &ClientInfo, fields: &[String]) {
         metrics::counter!("tributary_deprecated_field_uses_total", &labels).increment(1);
     }
 }
+
+/// Records what the response cache did for one operation: `hit`, `miss`, `store` or `bypass`.
+pub(crate) fn cache(engine: &str, operation: &str, result: &'static str) {
+    if handle().is_none() {
+        return;
+    }
+    let mut labels = vec![
+        ("engine", label(engine)),
+        ("cache", "response".to_owned()),
+        ("operation", label(operation)),
+        ("result", result.to_owned()),
+    ];
+    if !admit(&labels) {
+        labels[2].1 = "other".to_owned();
+    }
+    metrics::counter!("tributary_cache_total", &labels).increment(1);
+}
+
+/// Records tags invalidated by one operation or request.
+pub(crate) fn invalidations(engine: &str, tags: usize) {
+    if handle().is_none() || tags == 0 {
+        return;
+    }
+    metrics::counter!("tributary_cache_invalidations_total", "engine" => label(engine))
+        .increment(tags as u64);
+}

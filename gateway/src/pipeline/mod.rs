@@ -11,12 +11,16 @@ use serde_json::{Map, Value};
 
 use crate::admit::persisted::Manifest;
 use crate::admit::{Admission, Admitted};
+use crate::cache::invalidate::now_ms;
+use crate::cache::key::{KeyScope, ResponseKeyParts, response_key};
+use crate::cache::{Caches, Entry, Scope, Tag, Target};
 use crate::config::{CacheConfig, Config};
 use crate::error::{Code, GraphqlError};
-use crate::execute::{self, CacheHint, Deadline, Outcome, Subgraphs};
+use crate::execute::{self, CacheHint, Deadline, EntityCache, Outcome, Subgraphs};
 use crate::prepare::{self, Prepared, Preparer, variables};
 use crate::request::{
-    CachePolicy, CacheScope, Caller, ClientInfo, OperationType, Request, Response, Status,
+    CachePolicy, CacheScope, CacheStatus, Caller, ClientInfo, OperationType, Request, Response,
+    Status,
 };
 use crate::supergraph::Supergraph;
 use crate::transport::Headers;
@@ -53,11 +57,36 @@ pub struct Pipeline {
     deprecated_seen: moka::sync::Cache<u64, ()>,
     /// Identical queries in flight, when they may share one execution.
     shared: Option<shared::SharedRequests>,
+    /// The response cache and what it shares with other replicas.
+    caches: Arc<Caches>,
+}
+
+/// An executed operation's answer as the cache sees it.
+struct Answered<'b> {
+    /// Its cache policy.
+    policy: CachePolicy,
+    /// Its bytes.
+    body: &'b bytes::Bytes,
+    /// The entities it contains.
+    tags: Vec<Tag>,
+    /// What subgraphs named as changed while it ran.
+    named: Vec<Target>,
+    /// When its execution started (Unix ms).
+    started_ms: u64,
+}
+
+/// Where a query's response may be found in the response cache and stored: under the
+/// caller's subject (private), and under no one's (public) unless the caller's credentials
+/// make every response private.
+struct CacheKeys {
+    private: Option<u128>,
+    public: Option<u128>,
 }
 
 impl Pipeline {
-    /// The stages as `config` sets them, with the persisted operations of `manifest`.
-    pub fn new(config: &Config, manifest: Option<Manifest>) -> Pipeline {
+    /// The stages as `config` sets them, with the persisted operations of `manifest` and the
+    /// engine's `caches`.
+    pub fn new(config: &Config, manifest: Option<Manifest>, caches: Arc<Caches>) -> Pipeline {
         Pipeline {
             name: config.server.name.clone(),
             admission: Admission::new(config, manifest),
@@ -70,7 +99,13 @@ impl Pipeline {
                 .server
                 .dedupe_requests
                 .then(shared::SharedRequests::default),
+            caches,
         }
+    }
+
+    /// The engine's caches.
+    pub fn caches(&self) -> &Caches {
+        &self.caches
     }
 
     /// The admission rules (the HTTP front asks them about bodies and batches).
@@ -101,6 +136,12 @@ impl Pipeline {
         let admitted = self.admission.admit(request)?;
         let prepared = self.prepare(version, admitted, request).await?;
         let variables = self.variables(version, &prepared, request)?;
+        let keys = self.cache_keys(version, &prepared, &variables, request);
+        if let Some(keys) = &keys
+            && let Some(response) = self.cached(keys, request, &prepared, started).await
+        {
+            return Ok(response);
+        }
         let leader = match self.join_shared(&prepared, &variables, request) {
             None => None,
             Some(shared::Role::Leader(leader)) => Some(leader),
@@ -115,7 +156,14 @@ impl Pipeline {
             },
         };
         let (response, has_errors) = self
-            .execute(version, request, &prepared, &variables, started)
+            .execute(
+                version,
+                request,
+                &prepared,
+                &variables,
+                keys.as_ref(),
+                started,
+            )
             .await;
         let Some(leader) = leader else {
             return Ok(response);
@@ -134,11 +182,161 @@ impl Pipeline {
         request: &Request,
     ) -> Option<shared::Role> {
         let shared = self.shared.as_ref()?;
-        if prepared.operation_type != OperationType::Query {
+        // Private queries are never shared, even between requests with the same credentials.
+        if prepared.operation_type != OperationType::Query || request.caller.identified {
             return None;
         }
         let key = shared::key(prepared.key, variables, &request.forward, &request.caller);
         Some(shared.join(key))
+    }
+
+    /// The entity cache as this request may use it: not for callers with credentials while
+    /// their responses are private to them (a subgraph may answer them differently).
+    fn entity_cache<'r>(&'r self, request: &'r Request) -> Option<EntityCache<'r>> {
+        let store = self.caches.entity.as_ref()?;
+        if request.caller.identified && self.cache.private_when_identified {
+            return None;
+        }
+        Some(EntityCache {
+            store,
+            forwarded: &request.forward,
+            max_ttl: self.cache.max_ttl,
+        })
+    }
+
+    /// The response cache keys of a query, when the engine caches responses.
+    fn cache_keys(
+        &self,
+        version: &Version,
+        prepared: &Prepared,
+        variables: &Map<String, Value>,
+        request: &Request,
+    ) -> Option<CacheKeys> {
+        self.caches.response.as_ref()?;
+        if prepared.operation_type != OperationType::Query {
+            return None;
+        }
+        let key = |scope| {
+            response_key(&ResponseKeyParts {
+                engine: &self.name,
+                supergraph: version.supergraph.version(),
+                operation: prepared.key,
+                variables,
+                scope,
+            })
+        };
+        let caller = &request.caller;
+        Some(CacheKeys {
+            private: caller.subject.as_deref().map(|s| key(KeyScope::Private(s))),
+            public: (!(caller.identified && self.cache.private_when_identified))
+                .then(|| key(KeyScope::Public)),
+        })
+    }
+
+    /// The cached response for `keys`, private entry first, if a fresh one exists.
+    async fn cached(
+        &self,
+        keys: &CacheKeys,
+        request: &Request,
+        prepared: &Arc<Prepared>,
+        started: Instant,
+    ) -> Option<Response> {
+        let cache = self.caches.response.as_ref()?;
+        let operation = prepared.name.as_deref().unwrap_or("anonymous");
+        for key in [keys.private, keys.public].into_iter().flatten() {
+            let Some((entry, _tier)) = cache.get(key).await else {
+                continue;
+            };
+            let now = now_ms();
+            let Some(left) = entry.time_left(now) else {
+                continue;
+            };
+            let ttl = u32::try_from(left.as_secs()).unwrap_or(u32::MAX);
+            metrics::cache(&self.name, operation, "hit");
+            self.record(request, prepared, 0, false, started);
+            return Some(Response {
+                body: entry.body.clone(),
+                status: Status::Executed,
+                cache: CachePolicy::Store {
+                    max_age: ttl.max(1),
+                    scope: match entry.scope {
+                        Scope::Public => CacheScope::Public,
+                        Scope::Private => CacheScope::Private,
+                    },
+                },
+                fetches: 0,
+                cache_status: Some(CacheStatus::Hit {
+                    ttl,
+                    age: entry.age(now),
+                }),
+            });
+        }
+        metrics::cache(&self.name, operation, "miss");
+        None
+    }
+
+    /// Stores a query's response when its policy allows, or applies a mutation's
+    /// invalidations; says what the cache did.
+    async fn store_or_invalidate(
+        &self,
+        prepared: &Prepared,
+        keys: Option<&CacheKeys>,
+        answer: Answered<'_>,
+    ) -> CacheStatus {
+        let Answered {
+            policy,
+            body,
+            tags,
+            named,
+            started_ms,
+        } = answer;
+        let operation = prepared.name.as_deref().unwrap_or("anonymous");
+        // What any subgraph named is stale, with every entry holding an entity of its type
+        // whose key is unknown; so is every entity a mutation's response contains, exactly (an
+        // entity a mutation creates is in no entry, and a subgraph that changes more says so).
+        let exact: Vec<Tag> = if prepared.operation_type == OperationType::Mutation {
+            tags.iter()
+                .filter(|tag| names_an_entity(tag))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if !named.is_empty() || !exact.is_empty() {
+            let bumped = self.caches.invalidate(&named, &exact).await;
+            metrics::invalidations(&self.name, bumped.len());
+            tracing::debug!(engine = %self.name, operation, tags = ?bumped, "cache invalidated");
+        }
+        let (Some(cache), Some(keys)) = (self.caches.response.as_ref(), keys) else {
+            metrics::cache(&self.name, operation, "bypass");
+            return CacheStatus::Bypass;
+        };
+        let CachePolicy::Store { max_age, scope } = policy else {
+            metrics::cache(&self.name, operation, "bypass");
+            return CacheStatus::Bypass;
+        };
+        let (key, scope) = match scope {
+            CacheScope::Public => (keys.public, Scope::Public),
+            CacheScope::Private => (keys.private, Scope::Private),
+        };
+        let Some(key) = key else {
+            return CacheStatus::Miss { ttl: None };
+        };
+        let max_age = max_age.min(self.cache.max_ttl);
+        let entry = Entry {
+            body: body.clone(),
+            scope,
+            max_age,
+            stored_ms: now_ms(),
+            started_ms,
+            tags: tags.into_boxed_slice(),
+        };
+        if cache.put(key, entry) {
+            metrics::cache(&self.name, operation, "store");
+            CacheStatus::Miss { ttl: Some(max_age) }
+        } else {
+            CacheStatus::Miss { ttl: None }
+        }
     }
 
     /// Executes a prepared operation and writes its response; also says whether it has errors.
@@ -148,8 +346,10 @@ impl Pipeline {
         request: &Request,
         prepared: &Arc<Prepared>,
         variables: &Map<String, Value>,
+        keys: Option<&CacheKeys>,
         started: Instant,
     ) -> (Response, bool) {
+        let started_ms = now_ms();
         let headers = Arc::new(Headers::from_pairs(&request.forward));
         let outcome = execute::execute(
             &version.supergraph,
@@ -161,17 +361,47 @@ impl Pipeline {
                 remaining: configured.saturating_sub(started.elapsed()),
                 configured,
             }),
+            self.entity_cache(request),
         )
         .await;
-        let (body, has_errors) =
-            crate::respond::write_response(&version.supergraph, prepared, variables, &outcome);
+        let caching = self.caches.response.is_some();
+        let collect_tags =
+            caching && (keys.is_some() || prepared.operation_type == OperationType::Mutation);
+        let written = crate::respond::write_response(
+            &version.supergraph,
+            prepared,
+            variables,
+            &outcome,
+            collect_tags,
+        );
+        let has_errors = written.has_errors;
+        let body = bytes::Bytes::from(written.body);
         let cache = self.cache_policy(prepared, &outcome, &request.caller, has_errors);
+        let cache_status = if caching {
+            let status = self
+                .store_or_invalidate(
+                    prepared,
+                    keys,
+                    Answered {
+                        policy: cache,
+                        body: &body,
+                        tags: written.tags,
+                        named: outcome.invalidate,
+                        started_ms,
+                    },
+                )
+                .await;
+            Some(status)
+        } else {
+            None
+        };
         self.record(request, prepared, outcome.fetches, has_errors, started);
         let response = Response {
             body,
             status: Status::Executed,
             cache,
             fetches: outcome.fetches,
+            cache_status,
         };
         (response, has_errors)
     }
@@ -307,6 +537,11 @@ impl Pipeline {
         self.deprecated_seen.insert(key, ());
         true
     }
+}
+
+/// Whether a tag names one entity (`Article:2`), not a type or a wildcard.
+fn names_an_entity(tag: &Tag) -> bool {
+    tag.split_once(':').is_some_and(|(_, key)| key != "*")
 }
 
 /// The policy of a query response: the strictest of the operation's static hint and the

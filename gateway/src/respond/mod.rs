@@ -5,8 +5,10 @@
 use std::rc::Rc;
 
 use graphql_tools::static_graphql::schema::{Field, Type};
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Map;
+
+use crate::cache::invalidate::{Tag, entity_tag, wildcard_tag};
 
 use crate::error::{GraphqlError, PathSegment};
 use crate::execute::Outcome;
@@ -67,16 +69,29 @@ struct Writer<'a> {
     /// Field groups already collected in this response, by a hash of object type and
     /// selection sets: every item of a list shares one.
     groups: FxHashMap<u64, Vec<Memo<'a>>>,
+    /// The entities written so far, when the caller asked for them.
+    tags: Option<FxHashSet<Tag>>,
+}
+
+/// A written response.
+pub struct Written {
+    /// `{"data": ..., "errors": [...]}`.
+    pub body: Vec<u8>,
+    /// Whether it carries errors.
+    pub has_errors: bool,
+    /// The entities it contains, as cache tags (empty unless asked for).
+    pub tags: Vec<Tag>,
 }
 
 /// Writes `{"data": ..., "errors": [...]}` for an executed operation; also says whether the
-/// response carries errors.
+/// response carries errors and, with `collect_tags`, which entities it contains.
 pub fn write_response(
     supergraph: &Supergraph,
     prepared: &Prepared,
     variables: &Map<String, serde_json::Value>,
     outcome: &Outcome,
-) -> (Vec<u8>, bool) {
+    collect_tags: bool,
+) -> Written {
     let api = supergraph.api();
     let root = api.root_type(prepared.operation_type);
     let mut writer = Writer {
@@ -88,6 +103,7 @@ pub fn write_response(
         prior: &outcome.errors,
         path: Vec::with_capacity(16),
         groups: FxHashMap::default(),
+        tags: collect_tags.then(FxHashSet::default),
     };
     writer.out.extend_from_slice(b"{\"data\":");
     let empty = Object::default();
@@ -101,7 +117,10 @@ pub fn write_response(
         writer.out.extend_from_slice(b"null");
     }
     let Writer {
-        mut out, errors, ..
+        mut out,
+        errors,
+        tags,
+        ..
     } = writer;
     let has_errors = !outcome.errors.is_empty() || !errors.is_empty();
     if has_errors {
@@ -111,7 +130,13 @@ pub fn write_response(
         let _ = serde_json::to_writer(&mut out, &all);
     }
     out.push(b'}');
-    (out, has_errors)
+    let mut tags: Vec<Tag> = tags.map(|t| t.into_iter().collect()).unwrap_or_default();
+    tags.sort_unstable();
+    Written {
+        body: out,
+        has_errors,
+        tags,
+    }
 }
 
 impl<'a> Writer<'a> {
@@ -121,6 +146,9 @@ impl<'a> Writer<'a> {
         type_name: &'a str,
         sets: &[&'a SelectionSet],
     ) -> Result<(), Null> {
+        if self.tags.is_some() {
+            self.tag(object, type_name);
+        }
         let groups = self.groups_of(type_name, sets);
         self.out.push(b'{');
         for (i, group) in groups.iter().enumerate() {
@@ -136,6 +164,25 @@ impl<'a> Writer<'a> {
         }
         self.out.push(b'}');
         Ok(())
+    }
+
+    /// Tags the object when its type is an entity: the type, and the entity by its key
+    /// fields, or the type's wildcard when they were not fetched.
+    fn tag(&mut self, object: &Object, type_name: &str) {
+        let Some(key) = self.supergraph.entity_key(type_name) else {
+            return;
+        };
+        let text = key_text(object, key);
+        let Some(tags) = self.tags.as_mut() else {
+            return;
+        };
+        if !tags.contains(type_name) {
+            tags.insert(Tag::from(type_name));
+        }
+        tags.insert(match text {
+            Some(text) => entity_tag(type_name, &text),
+            None => wildcard_tag(type_name),
+        });
     }
 
     fn write_field(
@@ -198,6 +245,7 @@ impl<'a> Writer<'a> {
             prior: self.prior,
             path: self.path.clone(),
             groups: FxHashMap::default(),
+            tags: None,
         };
         let result = sub.write_typed(Some(&value), &ty, &sets, context);
         self.out = sub.out;
@@ -507,4 +555,30 @@ fn selected(selection: &SelectionSet, path: &[PathSegment]) -> bool {
         sets = next;
     }
     true
+}
+
+/// An entity's key as tag text: a single scalar key field as its plain value (`42`), else the
+/// key fields as a JSON object in key order; `None` when a key field is missing or null.
+fn key_text(object: &Object, key: &[Box<str>]) -> Option<String> {
+    if let [field] = key {
+        match object.get(field)? {
+            Value::String(s) => return Some(s.to_string()),
+            Value::Number(n) => return Some(n.to_string()),
+            Value::Null => return None,
+            _ => {}
+        }
+    }
+    let mut out = Vec::with_capacity(32);
+    out.push(b'{');
+    for (i, field) in key.iter().enumerate() {
+        let value = object.get(field).filter(|v| !v.is_null())?;
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(&mut out, field);
+        out.push(b':');
+        value.write_json(&mut out);
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
 }

@@ -80,6 +80,15 @@ impl Supergraph {
         &self.endpoints
     }
 
+    /// The top-level key fields of an entity type (its first resolvable `@key`), or `None`
+    /// for a type that is not an entity.
+    pub fn entity_key(&self, type_name: &str) -> Option<&[Box<str>]> {
+        self.planner
+            .entity_keys()
+            .get(type_name)
+            .map(|fields| &fields[..])
+    }
+
     /// A hash of the SDL: part of every prepared-operation cache key.
     pub fn version(&self) -> u64 {
         self.version

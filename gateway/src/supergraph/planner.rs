@@ -55,6 +55,7 @@ pub enum PlanError {
 /// The planner built for one supergraph.
 pub struct Planner {
     inner: Inner,
+    entity_keys: HashMap<String, Box<[Box<str>]>>,
 }
 
 /// How long planning one operation may take before it is abandoned.
@@ -74,8 +75,9 @@ impl Planner {
         let built = catch_unwind(AssertUnwindSafe(|| {
             Inner::new_from_supergraph(&document, QueryPlannerOptions::default())
         }));
+        let entity_keys = entity_keys(&document);
         match built {
-            Ok(Ok(inner)) => Ok(Planner { inner }),
+            Ok(Ok(inner)) => Ok(Planner { inner, entity_keys }),
             Ok(Err(err)) => Err(SupergraphError::Invalid(err.to_string())),
             Err(_) => Err(SupergraphError::Invalid(
                 "the planner could not read it".to_owned(),
@@ -87,6 +89,12 @@ impl Planner {
     /// introspection types added).
     pub fn api_document(&self) -> Arc<Document> {
         self.inner.consumer_schema.document.clone()
+    }
+
+    /// The top-level fields of each entity type's first resolvable key (`@join__type(key:)`),
+    /// by type name: what identifies an entity in cache tags.
+    pub fn entity_keys(&self) -> &HashMap<String, Box<[Box<str>]>> {
+        &self.entity_keys
     }
 
     /// Subgraph name → URL, as declared by `join__Graph`.
@@ -167,4 +175,87 @@ impl Planner {
 /// Parses an operation document, refusing documents of more than `token_limit` tokens.
 pub fn parse_operation(text: &str, token_limit: usize) -> Result<query::Document, String> {
     safe_parse_operation_with_token_limit(text, token_limit).map_err(|e| e.to_string())
+}
+
+/// The top-level fields of the first `@join__type(key: "...")` of every object and interface
+/// type: `"id"` gives `["id"]`, `"sku upc { code }"` gives `["sku", "upc"]`.
+fn entity_keys(document: &Document) -> HashMap<String, Box<[Box<str>]>> {
+    use graphql_tools::static_graphql::schema::{Directive, Value};
+    let first_key = |directives: &[Directive]| {
+        directives
+            .iter()
+            .filter(|d| d.name == "join__type")
+            .filter(|d| {
+                !d.arguments
+                    .iter()
+                    .any(|(name, value)| name == "resolvable" && *value == Value::Boolean(false))
+            })
+            .find_map(|d| {
+                d.arguments.iter().find_map(|(name, value)| match value {
+                    Value::String(key) if name == "key" => Some(top_level_fields(key)),
+                    _ => None,
+                })
+            })
+            .filter(|fields| !fields.is_empty())
+    };
+    let mut out = HashMap::new();
+    for definition in &document.definitions {
+        let (name, directives) = match definition {
+            Definition::TypeDefinition(TypeDefinition::Object(o)) => (&o.name, &o.directives),
+            Definition::TypeDefinition(TypeDefinition::Interface(i)) => (&i.name, &i.directives),
+            _ => continue,
+        };
+        if let Some(fields) = first_key(directives) {
+            out.insert(name.clone(), fields);
+        }
+    }
+    out
+}
+
+/// The field names at depth 0 of a field set, in order, without their sub-selections.
+fn top_level_fields(field_set: &str) -> Box<[Box<str>]> {
+    let mut fields = Vec::new();
+    let mut depth = 0usize;
+    let mut word = String::new();
+    let flush = |word: &mut String, depth: usize, fields: &mut Vec<Box<str>>| {
+        if depth == 0 && !word.is_empty() {
+            fields.push(std::mem::take(word).into_boxed_str());
+        }
+        word.clear();
+    };
+    for c in field_set.chars() {
+        match c {
+            '{' => {
+                flush(&mut word, depth, &mut fields);
+                depth += 1;
+            }
+            '}' => {
+                flush(&mut word, depth, &mut fields);
+                depth = depth.saturating_sub(1);
+            }
+            c if c.is_alphanumeric() || c == '_' => word.push(c),
+            _ => flush(&mut word, depth, &mut fields),
+        }
+    }
+    flush(&mut word, depth, &mut fields);
+    fields.into_boxed_slice()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::top_level_fields;
+
+    #[test]
+    fn key_field_sets_give_their_top_level_fields() {
+        let names = |set: &str| -> Vec<String> {
+            top_level_fields(set)
+                .iter()
+                .map(|f| f.to_string())
+                .collect()
+        };
+        assert_eq!(names("id"), ["id"]);
+        assert_eq!(names("sku  upc { code kind }"), ["sku", "upc"]);
+        assert_eq!(names("a { b { c } } d"), ["a", "d"]);
+        assert!(names("").is_empty());
+    }
 }

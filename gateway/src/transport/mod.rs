@@ -55,6 +55,20 @@ impl Headers {
     }
 }
 
+/// Whether a forwarded header can change a subgraph's answer. Correlation and tracing headers
+/// (`x-request-id`, `traceparent`, `tracestate`, B3) differ on every request and never do, so
+/// they are left out of every key that decides whether two requests are the same (shared
+/// fetches, shared executions, cache entries); a shared request carries the first caller's.
+pub fn affects_answer(name: &str) -> bool {
+    !(name.eq_ignore_ascii_case("x-request-id")
+        || name.eq_ignore_ascii_case("traceparent")
+        || name.eq_ignore_ascii_case("tracestate")
+        || name.eq_ignore_ascii_case("b3")
+        || name
+            .get(..6)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("x-b3-")))
+}
+
 /// A subgraph's answer: status and raw body, parsed once by the executor.
 #[derive(Clone)]
 pub struct SubgraphResponse {

@@ -92,13 +92,14 @@ impl Registry {
     }
 }
 
-/// The identity of a request: its body and forwarded headers, except the request id, which
-/// differs on every request (a shared request carries the first caller's id).
+/// The identity of a request: its body and the forwarded headers that can change its answer
+/// (not the request id, which differs on every request; a shared request carries the first
+/// caller's).
 fn key(request: &SubgraphRequest) -> u64 {
     let mut hasher = xxhash_rust::xxh3::Xxh3::new();
     hasher.update(&request.body);
     for (name, value) in request.headers.iter() {
-        if name.as_str() == "x-request-id" {
+        if !super::affects_answer(name.as_str()) {
             continue;
         }
         hasher.update(&[0xff]);

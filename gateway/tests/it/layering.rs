@@ -14,6 +14,7 @@ const ORDER: &[&str] = &[
     "admit",
     "prepare",
     "transport",
+    "cache",
     "execute",
     "respond",
     "pipeline",

@@ -14,7 +14,7 @@ use crate::loader::UserLoader;
 /// A person with an account.
 pub(crate) struct User(pub(crate) user::Model);
 
-#[Object(name = "User")]
+#[Object(name = "User", cache_control(max_age = 60))]
 impl User {
     /// The user's id.
     async fn id(&self) -> ID {
@@ -57,6 +57,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The signed-in user, or null for an anonymous caller.
+    #[graphql(cache_control(private))]
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(claims) = ctx
             .data_opt::<subgraph_kit::Caller>()

@@ -27,7 +27,7 @@ pub(crate) type ProductConnection = Connection<String, Product, EmptyFields, Emp
 /// Something for sale in the catalog.
 pub(crate) struct Product(product::Model);
 
-#[Object(name = "Product")]
+#[Object(name = "Product", cache_control(max_age = 60))]
 impl Product {
     /// The product's id.
     async fn id(&self) -> ID {
@@ -85,7 +85,7 @@ impl Product {
 /// A shelf of the catalog, such as "Bakery".
 pub(crate) struct Category(category::Model);
 
-#[Object(name = "Category")]
+#[Object(name = "Category", cache_control(max_age = 300))]
 impl Category {
     /// The category's id.
     async fn id(&self) -> ID {

@@ -39,7 +39,7 @@ pub(crate) struct Product {
     weight_grams: Option<i32>,
 }
 
-#[Object(name = "Product")]
+#[Object(name = "Product", cache_control(max_age = 30))]
 impl Product {
     /// The product's id, as the catalog subgraph assigns it.
     async fn id(&self) -> &ID {

@@ -109,8 +109,51 @@ async fn execute<E: Executor>(
             return GraphQLResponse::from(response).into_response();
         }
     };
-    let request = request.data(caller);
-    GraphQLResponse::from(state.executor.execute(request).await).into_response()
+    let changed = Changed::default();
+    let request = request.data(caller).data(changed.clone());
+    let mut response = state.executor.execute(request).await;
+    let named = changed.take();
+    if !named.is_empty() {
+        let list = named
+            .into_iter()
+            .filter_map(|item| async_graphql::Value::from_json(item).ok())
+            .collect();
+        response
+            .extensions
+            .insert("invalidate".to_owned(), async_graphql::Value::List(list));
+    }
+    GraphQLResponse::from(response).into_response()
+}
+
+/// What a request's resolvers changed, named for the gateway's cache: entity representations
+/// (`{"__typename": "Product", "id": "2"}`) or type names, answered in the response's
+/// `extensions.invalidate` so cached data that contains them is dropped.
+#[derive(Clone, Default)]
+pub struct Changed(std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>);
+
+impl Changed {
+    /// Names one changed entity (its representation) or type (its name).
+    pub fn name(&self, entity_or_type: serde_json::Value) {
+        self.lock().push(entity_or_type);
+    }
+
+    fn take(&self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<serde_json::Value>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Names a changed entity of `type_name` with key `id` for the gateway's cache, when the
+/// request runs under this server (in tests of a bare schema there is nothing to tell).
+pub fn changed_entity(ctx: &async_graphql::Context<'_>, type_name: &str, id: i64) {
+    if let Some(changed) = ctx.data_opt::<Changed>() {
+        changed.name(serde_json::json!({ "__typename": type_name, "id": id.to_string() }));
+    }
 }
 
 /// A 500 with a GraphQL error for a request whose handler panicked; the panic's text goes to

@@ -72,6 +72,22 @@ pub(crate) struct Request {
     canonical: String,
 }
 
+impl Request {
+    /// The products the request orders, by id.
+    pub(crate) fn product_ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.lines.keys().copied()
+    }
+}
+
+/// The product ids of lines in their canonical form (`3x2,7x1`).
+pub(crate) fn products_of(canonical: &str) -> Vec<i64> {
+    canonical
+        .split(',')
+        .filter_map(|line| line.split_once('x'))
+        .filter_map(|(product, _)| product.parse().ok())
+        .collect()
+}
+
 /// The lines in the canonical form stored with an order: `product x quantity`, comma-separated,
 /// by product id.
 pub(crate) fn canonical_lines(lines: &BTreeMap<i64, i32>) -> String {

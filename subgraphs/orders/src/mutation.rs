@@ -29,7 +29,12 @@ impl Mutation {
         let request = checked_request(&lines, &idempotency_key)?;
         let db = ctx.data::<DatabaseConnection>()?;
         let upstream = ctx.data::<Upstream>()?;
-        place(db, upstream, customer, &request).await.map(Order)
+        let order = place(db, upstream, customer, &request).await?;
+        // The stock of every product ordered changed: cached stock is stale.
+        for product in request.product_ids() {
+            subgraph_kit::server::changed_entity(ctx, "Product", product);
+        }
+        Ok(Order(order))
     }
 
     /// Cancels one of the signed-in user's placed orders and returns its stock to inventory.
@@ -40,6 +45,11 @@ impl Mutation {
         let id = input::id(&id, "id")?;
         let db = ctx.data::<DatabaseConnection>()?;
         let upstream = ctx.data::<Upstream>()?;
-        cancel(db, upstream, customer, id).await.map(Order)
+        let order = cancel(db, upstream, customer, id).await?;
+        // Its stock went back to inventory.
+        for product in crate::checkout::products_of(&order.request_lines) {
+            subgraph_kit::server::changed_entity(ctx, "Product", product);
+        }
+        Ok(Order(order))
     }
 }

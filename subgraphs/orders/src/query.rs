@@ -29,7 +29,7 @@ pub(crate) enum OrderStatus {
 /// A customer's order, at the prices the catalog quoted when it was placed.
 pub(crate) struct Order(pub(crate) order::Model);
 
-#[Object(name = "Order")]
+#[Object(name = "Order", cache_control(private, no_cache))]
 impl Order {
     /// The order's id.
     async fn id(&self) -> ID {
@@ -82,7 +82,7 @@ impl Order {
 /// One product of an order.
 pub(crate) struct OrderLine(order_line::Model);
 
-#[Object(name = "OrderLine")]
+#[Object(name = "OrderLine", cache_control(private, no_cache))]
 impl OrderLine {
     /// The product ordered.
     async fn product(&self) -> Product {
@@ -120,7 +120,7 @@ pub(crate) struct User {
     id: i64,
 }
 
-#[Object(name = "User")]
+#[Object(name = "User", cache_control(private, no_cache))]
 impl User {
     /// The user's id.
     async fn id(&self) -> ID {

@@ -73,7 +73,11 @@ impl Mutation {
         .insert(db)
         .await;
         match inserted {
-            Ok(review) => Ok(Review(review)),
+            Ok(review) => {
+                // The product's reviews, count and rating changed.
+                subgraph_kit::server::changed_entity(ctx, "Product", product_id);
+                Ok(Review(review))
+            }
             Err(err) if subgraph_kit::db::is_unique_violation(&err) => Err(error(
                 Code::Conflict,
                 "you have already reviewed this product",

@@ -14,7 +14,7 @@ use crate::loader::{
 /// A user's rating and opinion of a product.
 pub(crate) struct Review(pub(crate) review::Model);
 
-#[Object(name = "Review")]
+#[Object(name = "Review", cache_control(max_age = 60))]
 impl Review {
     /// The review's id.
     async fn id(&self) -> ID {
@@ -58,7 +58,7 @@ pub(crate) struct Product {
     id: i64,
 }
 
-#[Object(name = "Product")]
+#[Object(name = "Product", cache_control(max_age = 30))]
 impl Product {
     /// The product's id.
     async fn id(&self) -> ID {
@@ -95,7 +95,7 @@ pub(crate) struct User {
     username: Option<String>,
 }
 
-#[Object(name = "User")]
+#[Object(name = "User", cache_control(max_age = 60))]
 impl User {
     /// The user's id.
     async fn id(&self) -> ID {

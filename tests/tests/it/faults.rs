@@ -31,12 +31,15 @@ async fn product_page(stack: &TestStack, web: &CountedBff) -> (Value, Duration) 
     (response, started.elapsed())
 }
 
-/// The web BFF with short timeouts, so a stall costs a second, not five.
+/// The web BFF with short timeouts, so a stall costs a second, not five, and without its
+/// caches, so every request meets the faults.
 async fn web(stack: &TestStack) -> CountedBff {
     stack
         .counted_bff_with(Bff::Web, Environment::Development, |config| {
             config.subgraphs.timeout_ms = 1_000;
             config.server.deadline_ms = 2_000;
+            config.cache.response = false;
+            config.cache.entities = false;
         })
         .await
 }
@@ -82,7 +85,10 @@ async fn a_failing_reviews_subgraph_leaves_the_product_page_standing_with_pathed
 async fn a_failing_inventory_leaves_the_mobile_feed_cards_with_null_stock() {
     let stack = TestStack::sqlite().await;
     let mobile = stack
-        .counted_bff(Bff::Mobile, Environment::Development)
+        .counted_bff_with(Bff::Mobile, Environment::Development, |config| {
+            config.cache.response = false;
+            config.cache.entities = false;
+        })
         .await;
     mobile.fault("inventory", Fault::Garbage);
     let response: Value = stack

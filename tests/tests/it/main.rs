@@ -3,6 +3,7 @@
 mod accounts;
 mod bff_mobile;
 mod bff_web;
+mod cache;
 mod catalog;
 mod faults;
 mod inventory;

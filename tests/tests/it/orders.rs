@@ -122,7 +122,12 @@ async fn checkout_charges_catalog_prices_and_reserves_stock() {
                     { "product": { "id": "1" }, "quantity": 3, "unitPriceCents": apple, "lineTotalCents": 3 * apple },
                     { "product": { "id": "2" }, "quantity": 1, "unitPriceCents": avocado, "lineTotalCents": avocado },
                 ],
-            } } })
+            } },
+            // The stock of both products changed: the gateway's caches are told.
+            "extensions": { "invalidate": [
+                { "__typename": "Product", "id": "1" },
+                { "__typename": "Product", "id": "2" },
+            ] } })
         );
         assert_eq!((stock(&stack, 1).await, stock(&stack, 2).await), (before.0 - 3, before.1 - 1));
 
@@ -412,7 +417,10 @@ async fn cancelling_returns_the_stock_once() {
             .await;
         assert_eq!(
             cancelled,
-            json!({ "data": { "cancelOrder": { "id": id, "status": "CANCELLED" } } })
+            json!({
+                "data": { "cancelOrder": { "id": id, "status": "CANCELLED" } },
+                "extensions": { "invalidate": [{ "__typename": "Product", "id": "3" }] },
+            })
         );
         assert_eq!(stock(&stack, 3).await, before);
 

@@ -150,7 +150,8 @@ async fn a_signed_in_user_adds_a_review_once_and_it_shows_up() {
             json!({ "data": { "addReview": {
                 "id": "61", "rating": 4, "body": "Dense and nutty, great toasted.",
                 "author": { "id": "1", "username": "ada" }, "product": { "id": "11" },
-            } } })
+            } },
+            "extensions": { "invalidate": [{ "__typename": "Product", "id": "11" }] } })
         );
         let shown = stack
             .gql(
