@@ -7,12 +7,14 @@
 #   mobile feed  the mobile BFF's home feed
 #   mixed        web product pages over 30 products (bench/cache/mixed.lua): pages differ,
 #                the entities under them overlap
-# Modes: caches off (TRIBUTARY_CACHE__RESPONSE=false, TRIBUTARY_CACHE__ENTITIES=false), the
-# response cache alone, the entity cache alone, both in memory, and both with Redis
+# Modes: every request executed in full (caches off and identical requests in flight not
+# shared: TRIBUTARY_CACHE__RESPONSE=false, TRIBUTARY_CACHE__ENTITIES=false,
+# TRIBUTARY_SERVER__DEDUPE_REQUESTS=false), caches off with sharing (the default), the response
+# cache alone, the entity cache alone, both in memory, and both with Redis
 # (REDIS_URL=redis://127.0.0.1:6379, a fresh key prefix; Redis must be running).
 # Printed per mode and workload: requests per second, p99, and subgraph requests per client
 # request (from the engines' `tributary_subgraph_requests_total`); then each mode's RPS and
-# subgraph requests relative to caches off. Everything runs on this machine: compare rows of
+# subgraph requests relative to requests executed in full. Everything runs on this machine: compare rows of
 # one run, not runs of different machines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +23,12 @@ command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)"
 redis_url=${REDIS_URL:-redis://127.0.0.1:6379}
 (exec 3<>"/dev/tcp/127.0.0.1/6379") 2>/dev/null || { echo "bench: Redis must be reachable at 127.0.0.1:6379" >&2; exit 1; }
 
-cargo build --release -q -p tributary
+# TRIBUTARY_STACK_BIN: a prebuilt `tributary` stack binary, instead of building this checkout.
+bin=${TRIBUTARY_STACK_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release -q -p tributary
+  bin=target/release/tributary
+fi
 out=$(mktemp -d)
 stack=""
 trap 'if [ -n "$stack" ]; then kill $stack 2>/dev/null; wait 2>/dev/null; fi; rm -rf "$out"' EXIT
@@ -45,7 +52,7 @@ subgraph_requests() {
 run_mode() { # $1 mode name, then VAR=value pairs for the stack
   local mode=$1; shift
   local data; data=$(mktemp -d -p "$out")
-  env "$@" RUST_LOG=warn target/release/tributary --data-dir "$data" --reset > "$out/$mode.log" 2>&1 &
+  env "$@" RUST_LOG=warn "$bin" --data-dir "$data" --reset > "$out/$mode.log" 2>&1 &
   stack=$!
   for _ in $(seq 1 120); do
     curl -sf http://127.0.0.1:4002/health >/dev/null 2>&1 && break
@@ -71,6 +78,7 @@ run_mode() { # $1 mode name, then VAR=value pairs for the stack
 }
 
 off=(TRIBUTARY_CACHE__RESPONSE=false TRIBUTARY_CACHE__ENTITIES=false)
+run_mode "executed" "${off[@]}" TRIBUTARY_SERVER__DEDUPE_REQUESTS=false
 run_mode "off" "${off[@]}"
 run_mode "response" TRIBUTARY_CACHE__ENTITIES=false
 run_mode "entity" TRIBUTARY_CACHE__RESPONSE=false
@@ -80,11 +88,11 @@ run_mode "both+redis" REDIS_URL="$redis_url" TRIBUTARY_CACHE__REDIS_PREFIX="benc
 python3 - "$out/results" <<'PY'
 import sys
 rows = [line.split("\t") for line in open(sys.argv[1]).read().splitlines()]
-base = {r[1]: r for r in rows if r[0] == "off"}
-print(f"{'mode':<11} {'workload':<8} {'RPS':>9} {'p99':>9} {'subgraph req/req':>17} {'non-2xx':>8} {'RPS vs off':>11} {'subgraph req vs off':>20}")
+base = {r[1]: r for r in rows if r[0] == "executed"}
+print(f"{'mode':<11} {'workload':<8} {'RPS':>9} {'p99':>9} {'subgraph req/req':>17} {'non-2xx':>8} {'RPS vs executed':>16} {'subgraph requests':>18}")
 for mode, workload, rps, p99, sub, errors in rows:
     b = base[workload]
     ratio = float(rps) / float(b[2])
     cut = (1 - float(sub) / float(b[4])) * 100 if float(b[4]) else 0.0
-    print(f"{mode:<11} {workload:<8} {float(rps):>9.0f} {p99:>9} {float(sub):>17.3f} {errors:>8} {ratio:>10.2f}x {cut:>18.0f}% fewer")
+    print(f"{mode:<11} {workload:<8} {float(rps):>9.0f} {p99:>9} {float(sub):>17.3f} {errors:>8} {ratio:>15.2f}x {cut:>12.0f}% fewer")
 PY

@@ -804,3 +804,94 @@ fn repath_errors(
         })
         .collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// A batch of three representations: `a` used at two places, `b` and `c` at one each.
+    fn batch() -> Batch<'static> {
+        let mut batch = Batch::default();
+        for (name, index) in [("a", 0usize), ("b", 1), ("a", 2), ("c", 3)] {
+            let known = batch
+                .representations
+                .iter()
+                .position(|r| **r == *name.as_bytes());
+            let representation = known.unwrap_or_else(|| {
+                batch
+                    .representations
+                    .push(name.as_bytes().to_vec().into_boxed_slice());
+                batch.first_slot.push(batch.slots.len());
+                batch.representations.len() - 1
+            });
+            let start = batch.trails.len();
+            batch.trails.push(Step::Key("list"));
+            batch.trails.push(Step::Index(index));
+            batch.slots.push(Slot {
+                start,
+                end: batch.trails.len(),
+                representation,
+            });
+        }
+        batch
+    }
+
+    fn indices(batch: &Batch<'_>) -> Vec<usize> {
+        batch
+            .slots
+            .iter()
+            .map(|slot| match batch.trail(slot)[1] {
+                Step::Index(i) => i,
+                Step::Key(_) => usize::MAX,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_split_keeps_every_place_of_each_representation_on_its_side() {
+        let whole = batch();
+        // `a` and `c` are cached, `b` is not.
+        let (hits, misses) = whole.split(|index| index != 1);
+        assert_eq!(hits.origin, vec![0, 2]);
+        assert_eq!(misses.origin, vec![1]);
+        assert_eq!(
+            hits.batch.representations(),
+            &[
+                b"a".to_vec().into_boxed_slice(),
+                b"c".to_vec().into_boxed_slice()
+            ]
+        );
+        assert_eq!(
+            misses.batch.representations(),
+            &[b"b".to_vec().into_boxed_slice()]
+        );
+        assert_eq!(
+            indices(&hits.batch),
+            vec![0, 2, 3],
+            "both places of `a`, and `c`"
+        );
+        assert_eq!(indices(&misses.batch), vec![1]);
+        // Error paths still name the first place each representation was found.
+        assert_eq!(
+            hits.batch.client_path(1),
+            Some(vec![serde_json::json!("list"), serde_json::json!(3)])
+        );
+        assert_eq!(
+            misses.batch.client_path(0),
+            Some(vec![serde_json::json!("list"), serde_json::json!(1)])
+        );
+    }
+
+    #[test]
+    fn a_split_with_nothing_cached_or_everything_cached_leaves_one_side_empty() {
+        let whole = batch();
+        let (hits, misses) = whole.split(|_| false);
+        assert!(hits.batch.is_empty());
+        assert_eq!(misses.origin, vec![0, 1, 2]);
+        assert_eq!(indices(&misses.batch), vec![0, 1, 2, 3]);
+        let (hits, misses) = whole.split(|_| true);
+        assert!(misses.batch.is_empty());
+        assert_eq!(hits.batch.slots.len(), 4);
+    }
+}

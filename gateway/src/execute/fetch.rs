@@ -8,8 +8,11 @@ use serde_json::Map;
 use super::Execution;
 use super::merge::{apply_output_rewrites, deep_merge};
 use super::value::Value;
-use crate::cache::invalidate::target_of;
+use crate::cache::invalidate::{Tag, now_ms, target_of};
+use crate::cache::key::EntityKeys;
+use crate::cache::{Entry, Scope};
 use crate::error::{Code, GraphqlError, PathSegment};
+use crate::supergraph::api::named_type;
 use crate::supergraph::planner::{FetchNode, SelectionItem, SelectionSet};
 use crate::transport::{SubgraphRequest, SubgraphResponse, TransportError};
 
@@ -95,7 +98,34 @@ impl RequestBody<'_> {
 
 impl<'a> Execution<'a> {
     /// Runs a fetch at the root of the response (no entities): its data merges into the root.
+    /// With the entity cache, a query's root fetch is answered from it when the same fetch
+    /// (operation, variables, headers) was answered before and may still be used.
     pub(super) async fn fetch_root(&self, fetch: &FetchNode) {
+        let service = &fetch.service_name;
+        let cached = self.entity_cache.map(|cache| {
+            let used = fetch
+                .variable_usages
+                .iter()
+                .flatten()
+                .filter_map(|name| Some((name.as_str(), self.variables.get(name)?)));
+            let keys = EntityKeys::new(
+                service,
+                &fetch.operation.document_str,
+                used,
+                cache.forwarded,
+            );
+            (cache, keys.key(ROOT))
+        });
+        if let Some((cache, key)) = cached
+            && let Some(Some(entry)) = cache.store.get_many(&[key]).await.into_iter().next()
+            && let Ok(data) = serde_json::from_slice::<Value>(&entry.body)
+        {
+            if let Some(left) = entry.time_left(now_ms()) {
+                super::lock(&self.cache).limit(u32::try_from(left.as_secs()).unwrap_or(u32::MAX));
+            }
+            self.merge_root(fetch, data);
+            return;
+        }
         let body = RequestBody {
             operation: &fetch.operation.document_str,
             variables: self.variables,
@@ -108,20 +138,51 @@ impl<'a> Execution<'a> {
                 .map(|key| vec![PathSegment::Key(key)])
                 .collect()
         };
-        let Some(body) = self.call(&fetch.service_name, body, left_null).await else {
+        let Some(body) = self.call(service, body, left_null).await else {
             return;
         };
+        let clean = body.errors.as_ref().is_none_or(Vec::is_empty);
         if let Some(errors) = body.errors {
-            let service = &fetch.service_name;
             self.errors(errors.into_iter().map(|e| with_service(e, service, None)));
         }
-        if let Some(mut data) = body.data.filter(|data| data.as_object().is_some()) {
+        let Some(data) = body.data.filter(|data| data.as_object().is_some()) else {
+            return;
+        };
+        if let Some((cache, key)) = cached
+            && clean
+            && let Some(max_age) = body.hint.shareable_max_age()
+        {
+            let mut bytes = Vec::with_capacity(1024);
+            data.write_json(&mut bytes);
+            let mut tags = rustc_hash::FxHashSet::default();
             let api = self.supergraph.api();
-            if let Some(rewrites) = &fetch.output_rewrites {
-                apply_output_rewrites(&mut data, rewrites, api);
-            }
-            deep_merge(&mut super::lock(&self.data), data, api);
+            tag_selection(
+                self.supergraph,
+                &data,
+                &fetch.operation.document.operation.selection_set,
+                api.query_type(),
+                &mut tags,
+            );
+            let entry = Entry {
+                body: bytes.into(),
+                scope: Scope::Public,
+                max_age: max_age.min(cache.max_ttl),
+                stored_ms: now_ms(),
+                started_ms: self.started_ms,
+                tags: tags.into_iter().collect(),
+            };
+            cache.store.put(key, entry);
         }
+        self.merge_root(fetch, data);
+    }
+
+    /// Merges a root fetch's data into the result, after its output rewrites.
+    fn merge_root(&self, fetch: &FetchNode, mut data: Value) {
+        let api = self.supergraph.api();
+        if let Some(rewrites) = &fetch.output_rewrites {
+            apply_output_rewrites(&mut data, rewrites, api);
+        }
+        deep_merge(&mut super::lock(&self.data), data, api);
     }
 
     /// Sends `body` to `service`; on failure records an error and returns `None`. The
@@ -204,7 +265,8 @@ impl<'a> Execution<'a> {
             hint.add(header);
             super::lock(&self.cache).add(header);
         }
-        match serde_json::from_slice::<SubgraphBody>(&response.body) {
+        // sonic-rs reads JSON with vector instructions; the body is read once, here.
+        match sonic_rs::from_slice::<SubgraphBody>(&response.body) {
             Ok(mut body) if body.data.is_some() || body.errors.is_some() => {
                 body.hint = hint;
                 if let Some(extensions) = body.extensions.take() {
@@ -250,6 +312,56 @@ impl Execution<'_> {
                 ),
             }
         }
+    }
+}
+
+/// The representation part of a root fetch's cache key (a root fetch has no entity).
+const ROOT: &[u8] = b"root";
+
+/// Tags every entity object in `value`, a subgraph's answer to `selection` on `type_name`.
+fn tag_selection(
+    supergraph: &crate::supergraph::Supergraph,
+    value: &Value,
+    selection: &SelectionSet,
+    type_name: &str,
+    tags: &mut rustc_hash::FxHashSet<Tag>,
+) {
+    match value {
+        Value::Array(items) => {
+            for item in items {
+                tag_selection(supergraph, item, selection, type_name, tags);
+            }
+        }
+        Value::Object(object) => {
+            let concrete = object.typename().unwrap_or(type_name);
+            super::tag_object(supergraph, object, concrete, tags);
+            let api = supergraph.api();
+            for item in &selection.items {
+                match item {
+                    SelectionItem::Field(field) if !field.selections.items.is_empty() => {
+                        let key = field.alias.as_deref().unwrap_or(&field.name);
+                        let Some(child) = object.get(key) else {
+                            continue;
+                        };
+                        let definition = api
+                            .field(concrete, &field.name)
+                            .or_else(|| api.field(type_name, &field.name));
+                        if let Some(definition) = definition {
+                            let child_type = named_type(&definition.field_type);
+                            tag_selection(supergraph, child, &field.selections, child_type, tags);
+                        }
+                    }
+                    SelectionItem::InlineFragment(fragment) => {
+                        let condition = fragment.type_condition.as_str();
+                        if api.is_possible_type(condition, concrete) {
+                            tag_selection(supergraph, value, &fragment.selections, concrete, tags);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::Map;
 
 pub use value::Value;
 
+use crate::cache::invalidate::{Tag, entity_tag, wildcard_tag};
 use crate::cache::{Store, Target};
 use crate::error::{Code, GraphqlError};
 use crate::prepare::Prepared;
@@ -247,6 +248,53 @@ impl<'a> Execution<'a> {
     fn count_fetch(&self) {
         self.fetches.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// Adds the cache tags of `object`, of type `type_name`, to `tags` when the type is an entity:
+/// the type, and the entity by its key fields (`Type:42`), or the type's wildcard when they are
+/// not in the object.
+pub fn tag_object(
+    supergraph: &Supergraph,
+    object: &value::Object,
+    type_name: &str,
+    tags: &mut rustc_hash::FxHashSet<Tag>,
+) {
+    let Some(key) = supergraph.entity_key(type_name) else {
+        return;
+    };
+    if !tags.contains(type_name) {
+        tags.insert(Tag::from(type_name));
+    }
+    tags.insert(match key_text(object, key) {
+        Some(text) => entity_tag(type_name, &text),
+        None => wildcard_tag(type_name),
+    });
+}
+
+/// An entity's key as tag text: a single scalar key field as its plain value (`42`), else the
+/// key fields as a JSON object in key order; `None` when a key field is missing or null.
+fn key_text(object: &value::Object, key: &[Box<str>]) -> Option<String> {
+    if let [field] = key {
+        match object.get(field)? {
+            Value::String(s) => return Some(s.to_string()),
+            Value::Number(n) => return Some(n.to_string()),
+            Value::Null => return None,
+            _ => {}
+        }
+    }
+    let mut out = Vec::with_capacity(32);
+    out.push(b'{');
+    for (i, field) in key.iter().enumerate() {
+        let value = object.get(field).filter(|v| !v.is_null())?;
+        if i > 0 {
+            out.push(b',');
+        }
+        value::write_str(&mut out, field);
+        out.push(b':');
+        value.write_json(&mut out);
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
 }
 
 /// Locks a per-request mutex; a poisoned one (a panic elsewhere in this request) still

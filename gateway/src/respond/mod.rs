@@ -8,7 +8,7 @@ use graphql_tools::static_graphql::schema::{Field, Type};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::Map;
 
-use crate::cache::invalidate::{Tag, entity_tag, wildcard_tag};
+use crate::cache::invalidate::Tag;
 
 use crate::error::{GraphqlError, PathSegment};
 use crate::execute::Outcome;
@@ -166,23 +166,11 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// Tags the object when its type is an entity: the type, and the entity by its key
-    /// fields, or the type's wildcard when they were not fetched.
+    /// Tags the object when its type is an entity.
     fn tag(&mut self, object: &Object, type_name: &str) {
-        let Some(key) = self.supergraph.entity_key(type_name) else {
-            return;
-        };
-        let text = key_text(object, key);
-        let Some(tags) = self.tags.as_mut() else {
-            return;
-        };
-        if !tags.contains(type_name) {
-            tags.insert(Tag::from(type_name));
+        if let Some(tags) = self.tags.as_mut() {
+            crate::execute::tag_object(self.supergraph, object, type_name, tags);
         }
-        tags.insert(match text {
-            Some(text) => entity_tag(type_name, &text),
-            None => wildcard_tag(type_name),
-        });
     }
 
     fn write_field(
@@ -555,30 +543,4 @@ fn selected(selection: &SelectionSet, path: &[PathSegment]) -> bool {
         sets = next;
     }
     true
-}
-
-/// An entity's key as tag text: a single scalar key field as its plain value (`42`), else the
-/// key fields as a JSON object in key order; `None` when a key field is missing or null.
-fn key_text(object: &Object, key: &[Box<str>]) -> Option<String> {
-    if let [field] = key {
-        match object.get(field)? {
-            Value::String(s) => return Some(s.to_string()),
-            Value::Number(n) => return Some(n.to_string()),
-            Value::Null => return None,
-            _ => {}
-        }
-    }
-    let mut out = Vec::with_capacity(32);
-    out.push(b'{');
-    for (i, field) in key.iter().enumerate() {
-        let value = object.get(field).filter(|v| !v.is_null())?;
-        if i > 0 {
-            out.push(b',');
-        }
-        write_str(&mut out, field);
-        out.push(b':');
-        value.write_json(&mut out);
-    }
-    out.push(b'}');
-    String::from_utf8(out).ok()
 }

@@ -536,5 +536,12 @@ async fn overlapping_product_lists_ask_reviews_only_for_the_products_not_cached(
             .iter()
             .all(|(n, _)| n != "reviews")
     );
+
+    // The same query again: its root fetch and its entities are all cached, so no subgraph is
+    // asked anything, while the response cache is off.
+    let again = post(&stack, web.url(), second, json!({}), None).await;
+    assert_eq!(again.json(), two);
+    assert!(!again.hit());
+    assert_eq!(web.take_subgraph_bodies(), Vec::<(String, String)>::new());
     stack.stop().await;
 }
