@@ -102,13 +102,23 @@ pub(super) fn page(endpoint: &str, title: &str, examples: &[GraphiqlExample]) ->
   <link rel="stylesheet" href="{prefix}graphiql.min.css">
 </head>
 <body>
-  <div id="bar"><strong>{title}</strong>{picker}</div>
+  <div id="bar"><strong>{title}</strong>{picker}<span id="cache-status"></span></div>
   <div id="graphiql">Loading GraphiQL...</div>
   <script src="{prefix}react.production.min.js"></script>
   <script src="{prefix}react-dom.production.min.js"></script>
   <script src="{prefix}graphiql.min.js"></script>
   <script>
-    const fetcher = GraphiQL.createFetcher({{ url: {endpoint} }});
+    // The engine's `Cache-Status` (and `Age` on hits) of the last answer, shown in the bar.
+    const cacheStatus = document.getElementById('cache-status');
+    const fetcher = GraphiQL.createFetcher({{
+      url: {endpoint},
+      fetch: (input, init) => window.fetch(input, init).then((response) => {{
+        const status = response.headers.get('cache-status');
+        const age = response.headers.get('age');
+        cacheStatus.textContent = status ? 'Cache-Status: ' + status + (age ? ', age ' + age + ' s' : '') : '';
+        return response;
+      }}),
+    }});
     const examples = {tabs};
     const picked = new URLSearchParams(location.search).get('example');
     let defaultTabs = examples.slice(0, {OPEN_TABS});

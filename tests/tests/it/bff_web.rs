@@ -252,6 +252,11 @@ async fn graphiql_with_the_web_examples_in_development_only() {
             html.contains("GraphiQL") && html.contains("productPage"),
             "{html}"
         );
+        // The page shows the engine's `Cache-Status` of each answer.
+        assert!(
+            html.contains("id=\"cache-status\"") && html.contains("headers.get('cache-status')"),
+            "{html}"
+        );
 
         let production = stack.counted_bff(Bff::Web, Environment::Production).await;
         let page = stack
