@@ -76,16 +76,6 @@ impl Caches {
         })
     }
 
-    /// Caches that hold nothing.
-    pub fn disabled() -> Caches {
-        Caches {
-            response: None,
-            entity: None,
-            invalidations: Arc::new(Invalidations::new(Duration::from_secs(0))),
-            shared: None,
-        }
-    }
-
     /// Makes every entry tagged with one of `targets`' tags, or with one of the `exact` tags,
     /// stale here and, through the shared tier, on every replica; returns the tags it bumped.
     pub async fn invalidate(&self, targets: &[Target], exact: &[Tag]) -> Vec<Tag> {
