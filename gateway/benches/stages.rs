@@ -133,7 +133,7 @@ fn stages(c: &mut Criterion) {
             .iter()
             .map(|(name, url)| {
                 let live = live.then(|| {
-                    HttpTransport::new(url, Duration::from_secs(10), false, 64 << 20)
+                    HttpTransport::new(url, Duration::from_secs(10), false, 64 << 20, None)
                         .expect("an HTTP client")
                 });
                 let transport: Arc<dyn Transport> = Arc::new(Replay {

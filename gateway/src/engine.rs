@@ -14,7 +14,7 @@ use crate::execute::Subgraphs;
 use crate::pipeline::{Pipeline, Version};
 use crate::request::{Request, Response};
 use crate::supergraph::{Supergraph, SupergraphError};
-use crate::transport::{HttpTransport, SingleFlight, Transport, TransportError};
+use crate::transport::{HttpTransport, OriginLimits, SingleFlight, Transport, TransportError};
 
 /// Why an engine could not be built or switched to a new supergraph.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +154,7 @@ fn build_version(
     local: &HashMap<String, Arc<dyn Transport>>,
 ) -> Result<Version, EngineError> {
     let settings = &config.subgraphs;
+    let mut limits = OriginLimits::new(settings.max_concurrent_per_origin);
     let mut subgraphs: Subgraphs = HashMap::new();
     for (name, declared) in supergraph.endpoints() {
         let url = settings.urls.get(name).unwrap_or(declared);
@@ -171,6 +172,7 @@ fn build_version(
                     settings.timeout(),
                     settings.h2c,
                     settings.max_response_bytes,
+                    limits.for_url(url),
                 )
                 .map_err(|source| EngineError::Transport {
                     subgraph: name.clone(),

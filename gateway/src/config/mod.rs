@@ -86,6 +86,10 @@ pub struct SubgraphsConfig {
     pub dedupe: bool,
     /// Largest subgraph response body accepted, in bytes.
     pub max_response_bytes: usize,
+    /// Most requests in flight at once to one origin (scheme, host and port); more wait for a
+    /// slot, within the subgraph timeout, and identical queries waiting share one request.
+    /// Protects subgraphs from bursts. 0: no limit.
+    pub max_concurrent_per_origin: usize,
     /// Client request headers copied onto every subgraph request (case-insensitive names).
     pub forward_headers: Vec<String>,
     /// Subgraph URLs replacing the ones the supergraph declares, by subgraph name.
@@ -99,6 +103,7 @@ impl Default for SubgraphsConfig {
             h2c: false,
             dedupe: true,
             max_response_bytes: 64 * 1024 * 1024,
+            max_concurrent_per_origin: 100,
             forward_headers: vec!["authorization".to_owned(), "x-request-id".to_owned()],
             urls: HashMap::new(),
         }

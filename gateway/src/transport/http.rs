@@ -1,6 +1,9 @@
 //! Subgraphs over HTTP: one pooled reqwest client per subgraph, HTTP/1.1 keep-alive or h2c.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use axum::http::header;
 
@@ -12,6 +15,42 @@ pub struct HttpTransport {
     client: reqwest::Client,
     timeout: Duration,
     max_body: usize,
+    /// Slots for requests in flight to this subgraph's origin, shared by every subgraph there.
+    slots: Option<Arc<Semaphore>>,
+}
+
+/// The request slots of each origin (scheme, host, port), so subgraphs served from one origin
+/// share one limit.
+pub struct OriginLimits {
+    per_origin: usize,
+    slots: std::collections::HashMap<String, Arc<Semaphore>>,
+}
+
+impl OriginLimits {
+    /// At most `per_origin` requests in flight to any one origin; 0 sets no limit.
+    pub fn new(per_origin: usize) -> OriginLimits {
+        OriginLimits {
+            per_origin,
+            slots: std::collections::HashMap::new(),
+        }
+    }
+
+    /// The slots of `url`'s origin, when there is a limit.
+    pub fn for_url(&mut self, url: &str) -> Option<Arc<Semaphore>> {
+        if self.per_origin == 0 {
+            return None;
+        }
+        let origin = reqwest::Url::parse(url)
+            .map(|parsed| parsed.origin().ascii_serialization())
+            .unwrap_or_else(|_| url.to_owned());
+        let per_origin = self.per_origin;
+        Some(
+            self.slots
+                .entry(origin)
+                .or_insert_with(|| Arc::new(Semaphore::new(per_origin)))
+                .clone(),
+        )
+    }
 }
 
 impl HttpTransport {
@@ -22,6 +61,7 @@ impl HttpTransport {
         timeout: Duration,
         h2c: bool,
         max_body: usize,
+        slots: Option<Arc<Semaphore>>,
     ) -> Result<HttpTransport, TransportError> {
         let mut builder = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(90))
@@ -38,6 +78,7 @@ impl HttpTransport {
             client,
             timeout,
             max_body,
+            slots,
         })
     }
 }
@@ -48,10 +89,27 @@ impl Transport for HttpTransport {
         request: SubgraphRequest,
     ) -> BoxFuture<'_, Result<SubgraphResponse, TransportError>> {
         Box::pin(async move {
+            // Waiting for a slot counts against the timeout; the slot is held until the
+            // answer is read.
+            let started = tokio::time::Instant::now();
+            let _slot = match &self.slots {
+                None => None,
+                Some(slots) => Some(
+                    tokio::time::timeout(self.timeout, slots.clone().acquire_owned())
+                        .await
+                        .map_err(|_| TransportError::Timeout)?
+                        .map_err(|_| {
+                            TransportError::Unreachable(
+                                "the subgraph's request slots are closed".to_owned(),
+                            )
+                        })?,
+                ),
+            };
+            let timeout = self.timeout.saturating_sub(started.elapsed());
             let mut builder = self
                 .client
                 .post(&self.url)
-                .timeout(self.timeout)
+                .timeout(timeout)
                 .header(header::CONTENT_TYPE, "application/json")
                 .header(header::ACCEPT, "application/json");
             for (name, value) in request.headers.iter() {
@@ -92,5 +150,29 @@ fn classify(err: reqwest::Error) -> TransportError {
         TransportError::Timeout
     } else {
         TransportError::Unreachable(err.to_string())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subgraphs_on_one_origin_share_their_slots() {
+        let mut limits = OriginLimits::new(3);
+        let a = limits.for_url("http://127.0.0.1:6200/a").expect("a limit");
+        let b = limits.for_url("http://127.0.0.1:6200/b").expect("a limit");
+        let other = limits
+            .for_url("http://127.0.0.1:6201/graphql")
+            .expect("a limit");
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &other));
+        assert_eq!(a.available_permits(), 3);
+        assert!(
+            OriginLimits::new(0)
+                .for_url("http://127.0.0.1:1/")
+                .is_none()
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-pub use http::HttpTransport;
+pub use http::{HttpTransport, OriginLimits};
 pub use in_process::InProcessTransport;
 pub use single_flight::SingleFlight;
 

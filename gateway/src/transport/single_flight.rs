@@ -119,6 +119,7 @@ impl Transport for SingleFlight {
         let mut flights = self.registry.lock();
         if let Some(flight) = flights.get_mut(&key) {
             flight.waiters += 1;
+            metrics::counter!("tributary_subgraph_shared_total", "role" => "joined").increment(1);
             let waiter = Waiter::new(&self.registry, key, flight.id, flight.answer.clone());
             return Box::pin(waiter);
         }
@@ -126,6 +127,7 @@ impl Transport for SingleFlight {
             drop(flights);
             return self.inner.send(request);
         }
+        metrics::counter!("tributary_subgraph_shared_total", "role" => "led").increment(1);
         let id = self
             .registry
             .next_id
