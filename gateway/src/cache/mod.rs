@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use invalidate::{Invalidations, Tag, Target};
-pub use store::{Entry, Scope, Store, Tier};
+pub use store::{Entry, Scope, Store};
 
 use self::redis::{SharedTier, SharedTierError};
 use crate::config::CacheConfig;

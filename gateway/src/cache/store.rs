@@ -121,15 +121,6 @@ impl<'b> Reader<'b> {
     }
 }
 
-/// Where a hit came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    /// This replica's memory.
-    Memory,
-    /// The shared tier.
-    Shared,
-}
-
 /// Entries in memory and, optionally, in the shared tier.
 pub struct Store {
     /// What it holds, in Redis keys and metric labels: `r` (responses) or `e` (entities).
@@ -252,10 +243,10 @@ impl Store {
     }
 
     /// The fresh entry at `key`, from memory or else from the shared tier.
-    pub async fn get(&self, key: u128) -> Option<(Arc<Entry>, Tier)> {
+    pub async fn get(&self, key: u128) -> Option<Arc<Entry>> {
         let now = now_ms();
         if let Some(entry) = self.fresh_in_memory(key, now) {
-            return Some((entry, Tier::Memory));
+            return Some(entry);
         }
         let shared = self.shared.as_ref()?;
         let bytes = shared.get(&shared.key(self.kind, &hex(key))).await?;
@@ -267,7 +258,7 @@ impl Store {
         }
         let entry = Arc::new(entry);
         self.memory.insert(key, entry.clone());
-        Some((entry, Tier::Shared))
+        Some(entry)
     }
 
     /// Stores `entry` at `key` unless an invalidation of one of its tags arrived while it was
@@ -292,16 +283,6 @@ impl Store {
             });
         }
         true
-    }
-
-    /// Entries in memory (approximate).
-    pub fn len(&self) -> u64 {
-        self.memory.entry_count()
-    }
-
-    /// Whether memory holds no entry (approximate).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -9,7 +9,6 @@ use super::fetch::{RequestBody, filled_keys, with_service};
 use super::merge::{apply_input_rewrites, apply_output_rewrites, deep_merge};
 use super::value::{Object, Value};
 use crate::cache::invalidate::{Tag, now_ms, target_of};
-use crate::cache::key::EntityKeys;
 use crate::cache::{Entry, Scope};
 use crate::error::PathSegment;
 use crate::supergraph::api::ApiSchema;
@@ -443,11 +442,7 @@ impl<'a> Execution<'a> {
         // The key names what is asked of each entity (the `_entities` field's selection),
         // not the whole operation, so a batched and a single fetch share entries.
         let asked = entities_selection(selection, field);
-        let used = usages
-            .into_iter()
-            .flatten()
-            .filter_map(|name| Some((name.as_str(), self.variables.get(name)?)));
-        let shared = EntityKeys::new(service, &asked, used, cache.forwarded);
+        let shared = self.cache_keys(cache, service, &asked, usages);
         let keys: Vec<u128> = batch
             .representations()
             .iter()
@@ -473,14 +468,9 @@ impl<'a> Execution<'a> {
         let now = now_ms();
         let mut results = Vec::with_capacity(hits.origin.len());
         for original in &hits.origin {
-            let entry = lookup.found[*original].as_ref();
-            let value = entry.and_then(|entry| {
-                if let Some(left) = entry.time_left(now) {
-                    let left = u32::try_from(left.as_secs()).unwrap_or(u32::MAX);
-                    super::lock(&self.cache).limit(left);
-                }
-                serde_json::from_slice::<Value>(&entry.body).ok()
-            });
+            let value = lookup.found[*original]
+                .as_ref()
+                .and_then(|entry| self.cached_value(entry, now));
             results.push(value.unwrap_or(Value::Null));
         }
         self.merge_entities(

@@ -9,7 +9,6 @@ use super::Execution;
 use super::merge::{apply_output_rewrites, deep_merge};
 use super::value::Value;
 use crate::cache::invalidate::{Tag, now_ms, target_of};
-use crate::cache::key::EntityKeys;
 use crate::cache::{Entry, Scope};
 use crate::error::{Code, GraphqlError, PathSegment};
 use crate::supergraph::api::named_type;
@@ -103,26 +102,18 @@ impl<'a> Execution<'a> {
     pub(super) async fn fetch_root(&self, fetch: &FetchNode) {
         let service = &fetch.service_name;
         let cached = self.entity_cache.map(|cache| {
-            let used = fetch
-                .variable_usages
-                .iter()
-                .flatten()
-                .filter_map(|name| Some((name.as_str(), self.variables.get(name)?)));
-            let keys = EntityKeys::new(
+            let keys = self.cache_keys(
+                cache,
                 service,
                 &fetch.operation.document_str,
-                used,
-                cache.forwarded,
+                fetch.variable_usages.as_ref(),
             );
             (cache, keys.key(ROOT))
         });
         if let Some((cache, key)) = cached
             && let Some(Some(entry)) = cache.store.get_many(&[key]).await.into_iter().next()
-            && let Ok(data) = serde_json::from_slice::<Value>(&entry.body)
+            && let Some(data) = self.cached_value(&entry, now_ms())
         {
-            if let Some(left) = entry.time_left(now_ms()) {
-                super::lock(&self.cache).limit(u32::try_from(left.as_secs()).unwrap_or(u32::MAX));
-            }
             self.merge_root(fetch, data);
             return;
         }

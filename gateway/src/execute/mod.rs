@@ -245,6 +245,30 @@ impl<'a> Execution<'a> {
         lock(&self.errors).extend(errors);
     }
 
+    /// The shared part of the cache keys of one fetch: the subgraph, what it asks, the values
+    /// of the variables it uses and the headers it is sent with.
+    fn cache_keys(
+        &self,
+        cache: EntityCache<'_>,
+        service: &str,
+        asked: &str,
+        usages: Option<&std::collections::BTreeSet<String>>,
+    ) -> crate::cache::key::EntityKeys {
+        let used = usages
+            .into_iter()
+            .flatten()
+            .filter_map(|name| Some((name.as_str(), self.variables.get(name)?)));
+        crate::cache::key::EntityKeys::new(service, asked, used, cache.forwarded)
+    }
+
+    /// A cached answer read back, its remaining life folded into the response's hint.
+    fn cached_value(&self, entry: &crate::cache::Entry, now_ms: u64) -> Option<Value> {
+        if let Some(left) = entry.time_left(now_ms) {
+            lock(&self.cache).limit(u32::try_from(left.as_secs()).unwrap_or(u32::MAX));
+        }
+        serde_json::from_slice::<Value>(&entry.body).ok()
+    }
+
     fn count_fetch(&self) {
         self.fetches.fetch_add(1, Ordering::Relaxed);
     }

@@ -244,7 +244,7 @@ impl Pipeline {
         let cache = self.caches.response.as_ref()?;
         let operation = prepared.name.as_deref().unwrap_or("anonymous");
         for key in [keys.private, keys.public].into_iter().flatten() {
-            let Some((entry, _tier)) = cache.get(key).await else {
+            let Some(entry) = cache.get(key).await else {
                 continue;
             };
             let now = now_ms();
