@@ -2,11 +2,13 @@
 //! of representations (one `_entities` request per subgraph per plan step), and merge each
 //! answer back into every place it came from.
 
+use std::borrow::Cow;
+
 use rustc_hash::FxHashMap;
 
 use super::Execution;
 use super::fetch::{RequestBody, filled_keys, with_service};
-use super::merge::{apply_input_rewrites, apply_output_rewrites, deep_merge};
+use super::merge::{apply_input_rewrites, apply_output_rewrites, deep_merge, deep_merge_copy};
 use super::value::{Object, Value};
 use crate::cache::invalidate::{Tag, now_ms, target_of};
 use crate::cache::{Entry, Scope};
@@ -400,7 +402,7 @@ impl<'a> Execution<'a> {
             usages: fetch.variable_usages.as_ref(),
             representations: vec![("representations", part.batch.representations())],
         };
-        let Some(body) = self
+        let Some(mut answer) = self
             .call(service, body, || {
                 part.batch
                     .left_null(&filled_keys(selection, Some("_entities")))
@@ -409,14 +411,13 @@ impl<'a> Execution<'a> {
         else {
             return;
         };
-        let results = body
-            .data
-            .and_then(|mut data| data.get_mut("_entities").map(Value::take));
-        let errors = body.errors.unwrap_or_default();
+        let hint = answer.hint;
+        let errors = answer.take_errors();
+        let results = answer.take_field("_entities");
         if let Some((cache, lookup)) = &cached
             && errors.is_empty()
         {
-            self.store_answers(*cache, &part, lookup, results.as_ref(), body.hint);
+            self.store_answers(*cache, &part, lookup, results.as_deref(), hint);
         }
         self.merge_entities(
             service,
@@ -477,7 +478,7 @@ impl<'a> Execution<'a> {
             service,
             field,
             &hits.batch,
-            Some(Value::Array(results)),
+            Some(Cow::Owned(Value::Array(results))),
             Vec::new(),
             rewrites,
         );
@@ -605,19 +606,18 @@ impl<'a> Execution<'a> {
                 })
                 .collect()
         };
-        let Some(body) = self.call(service, body, left_null).await else {
+        let Some(mut answer) = self.call(service, body, left_null).await else {
             return;
         };
-        let hint = body.hint;
-        let mut data = body.data.unwrap_or(Value::Null);
-        let mut errors = body.errors.unwrap_or_default();
+        let hint = answer.hint;
+        let mut errors = answer.take_errors();
         let clean = errors.is_empty();
         for (index, (alias, part)) in aliases.iter().zip(&batches).enumerate() {
-            let results = data.get_mut(&alias.alias).map(Value::take);
+            let results = answer.take_field(&alias.alias);
             if let (Some(cache), Some(lookup), true) =
                 (self.entity_cache, lookups.get(index), clean)
             {
-                self.store_answers(cache, part, lookup, results.as_ref(), hint);
+                self.store_answers(cache, part, lookup, results.as_deref(), hint);
             }
             // Each alias takes the errors whose path starts with it.
             let (mine, rest): (Vec<serde_json::Value>, Vec<serde_json::Value>) =
@@ -665,28 +665,55 @@ impl<'a> Execution<'a> {
             .collect()
     }
 
-    /// Merges an entity answer into every place its representation came from. An entity used
-    /// at one place is moved there; one used at several is copied for all but the last.
+    /// Merges an entity answer into every place its representation came from. An entity of
+    /// this request's own answer used at one place is moved there, one used at several is
+    /// copied for all but the last; entities of a shared answer are copied.
     fn merge_entities(
         &self,
         service: &str,
         field: &str,
         batch: &Batch<'_>,
-        results: Option<Value>,
+        results: Option<Cow<'_, Value>>,
         errors: Vec<serde_json::Value>,
         rewrites: Option<&Vec<FetchRewrite>>,
     ) {
         let api = self.supergraph.api();
-        let repathed = repath_errors(service, field, batch, results.as_ref(), errors);
+        let repathed = repath_errors(service, field, batch, results.as_deref(), errors);
         self.errors(repathed);
-        let Some(Value::Array(mut results)) = results else {
+        let Some(results) = results else {
             return;
         };
-        if let Some(rewrites) = rewrites {
-            for result in &mut results {
-                apply_output_rewrites(result, rewrites, api);
+        let results = match (results, rewrites) {
+            (results, None) => results,
+            (results, Some(rewrites)) => {
+                let mut results = results.into_owned();
+                if let Value::Array(items) = &mut results {
+                    for result in items {
+                        apply_output_rewrites(result, rewrites, api);
+                    }
+                }
+                Cow::Owned(results)
             }
-        }
+        };
+        let mut results = match results {
+            Cow::Owned(Value::Array(results)) => results,
+            Cow::Borrowed(Value::Array(shared)) => {
+                let mut data = super::lock(&self.data);
+                for slot in &batch.slots {
+                    let Some(result) = shared.get(slot.representation) else {
+                        continue;
+                    };
+                    if result.is_null() {
+                        continue;
+                    }
+                    if let Some(target) = navigate(&mut data, batch.trail(slot)) {
+                        deep_merge_copy(target, result, api);
+                    }
+                }
+                return;
+            }
+            _ => return,
+        };
         let mut uses_left = vec![0u32; results.len()];
         for slot in &batch.slots {
             if let Some(uses) = uses_left.get_mut(slot.representation) {

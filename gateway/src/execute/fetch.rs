@@ -1,6 +1,10 @@
 //! Sending one subgraph request and reading its answer: body built once, response parsed once,
 //! failures turned into errors that name the subgraph.
 
+use std::any::Any;
+use std::borrow::Cow;
+use std::sync::Arc;
+
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::Map;
@@ -24,9 +28,84 @@ pub(super) struct SubgraphBody {
     pub(super) errors: Option<Vec<serde_json::Value>>,
     #[serde(default)]
     pub(super) extensions: Option<SubgraphExtensions>,
-    /// This answer's own caching hint (from its `Cache-Control`).
-    #[serde(skip)]
+}
+
+/// A subgraph's parsed answer as one request sees it.
+pub(super) struct Answer {
+    body: Reading,
+    /// This answer's caching hint (from its `Cache-Control`).
     pub(super) hint: super::CacheHint,
+}
+
+/// Whose parsed body an [`Answer`] holds.
+enum Reading {
+    /// This request's own: its values are moved into the result.
+    Own(SubgraphBody),
+    /// Parsed once for every request that shared one subgraph request; each copies what it
+    /// merges, which costs less than reading the JSON again.
+    Shared(Arc<SubgraphBody>),
+}
+
+impl Answer {
+    fn body(&self) -> &SubgraphBody {
+        match &self.body {
+            Reading::Own(body) => body,
+            Reading::Shared(body) => body,
+        }
+    }
+
+    /// Whether the subgraph reported no error.
+    pub(super) fn is_clean(&self) -> bool {
+        self.body().errors.as_ref().is_none_or(Vec::is_empty)
+    }
+
+    /// The subgraph's errors (copied from a shared answer).
+    pub(super) fn take_errors(&mut self) -> Vec<serde_json::Value> {
+        match &mut self.body {
+            Reading::Own(body) => body.errors.take().unwrap_or_default(),
+            Reading::Shared(body) => body.errors.clone().unwrap_or_default(),
+        }
+    }
+
+    /// The answer's `data`: moved out of this request's own answer, borrowed from a shared one.
+    pub(super) fn take_data(&mut self) -> Option<Cow<'_, Value>> {
+        match &mut self.body {
+            Reading::Own(body) => body.data.take().map(Cow::Owned),
+            Reading::Shared(body) => body.data.as_ref().map(Cow::Borrowed),
+        }
+    }
+
+    /// The field `key` of the answer's `data`, moved out or borrowed like [`Answer::take_data`].
+    pub(super) fn take_field(&mut self, key: &str) -> Option<Cow<'_, Value>> {
+        match &mut self.body {
+            Reading::Own(body) => body
+                .data
+                .as_mut()?
+                .get_mut(key)
+                .map(|value| Cow::Owned(value.take())),
+            Reading::Shared(body) => body.data.as_ref()?.get(key).map(Cow::Borrowed),
+        }
+    }
+}
+
+/// Reads a subgraph's body; `None` when it is not a GraphQL response.
+fn parse(body: &[u8]) -> Option<SubgraphBody> {
+    // sonic-rs reads JSON with vector instructions.
+    sonic_rs::from_slice::<SubgraphBody>(body)
+        .ok()
+        .filter(|body| body.data.is_some() || body.errors.is_some())
+}
+
+/// Reads an answer shared by several requests: the first to get here parses it, the others
+/// take that reading.
+fn parse_shared(response: &SubgraphResponse) -> Option<Arc<SubgraphBody>> {
+    let reading = response
+        .reading
+        .get_or_init(|| match parse(&response.body) {
+            Some(body) => Arc::new(body) as Arc<dyn Any + Send + Sync>,
+            None => Arc::new(()),
+        });
+    reading.clone().downcast::<SubgraphBody>().ok()
 }
 
 /// The extensions of a subgraph response the engine reads.
@@ -129,19 +208,19 @@ impl<'a> Execution<'a> {
                 .map(|key| vec![PathSegment::Key(key)])
                 .collect()
         };
-        let Some(body) = self.call(service, body, left_null).await else {
+        let Some(mut answer) = self.call(service, body, left_null).await else {
             return;
         };
-        let clean = body.errors.as_ref().is_none_or(Vec::is_empty);
-        if let Some(errors) = body.errors {
-            self.errors(errors.into_iter().map(|e| with_service(e, service, None)));
-        }
-        let Some(data) = body.data.filter(|data| data.as_object().is_some()) else {
+        let clean = answer.is_clean();
+        let hint = answer.hint;
+        let errors = answer.take_errors();
+        self.errors(errors.into_iter().map(|e| with_service(e, service, None)));
+        let Some(data) = answer.take_data().filter(|data| data.as_object().is_some()) else {
             return;
         };
         if let Some((cache, key)) = cached
             && clean
-            && let Some(max_age) = body.hint.shareable_max_age()
+            && let Some(max_age) = hint.shareable_max_age()
         {
             let mut bytes = Vec::with_capacity(1024);
             data.write_json(&mut bytes);
@@ -164,7 +243,7 @@ impl<'a> Execution<'a> {
             };
             cache.store.put(key, entry);
         }
-        self.merge_root(fetch, data);
+        self.merge_root(fetch, data.into_owned());
     }
 
     /// Merges a root fetch's data into the result, after its output rewrites.
@@ -185,7 +264,7 @@ impl<'a> Execution<'a> {
         service: &str,
         body: RequestBody<'_>,
         left_null: impl FnOnce() -> Vec<Vec<PathSegment>>,
-    ) -> Option<SubgraphBody> {
+    ) -> Option<Answer> {
         let outcome = self.send(service, &body).await;
         match outcome.and_then(|response| self.read(service, &response)) {
             Ok(body) => Some(body),
@@ -245,25 +324,32 @@ impl<'a> Execution<'a> {
         })
     }
 
-    /// Reads a subgraph's answer: its caching hint, then its GraphQL body.
-    fn read(
-        &self,
-        service: &str,
-        response: &SubgraphResponse,
-    ) -> Result<SubgraphBody, GraphqlError> {
+    /// Reads a subgraph's answer: its caching hint, then its GraphQL body (once for all the
+    /// requests that shared it).
+    fn read(&self, service: &str, response: &SubgraphResponse) -> Result<Answer, GraphqlError> {
         let mut hint = super::CacheHint::default();
         if let Some(header) = &response.cache_control {
             hint.add(header);
             super::lock(&self.cache).add(header);
         }
-        // sonic-rs reads JSON with vector instructions; the body is read once, here.
-        match sonic_rs::from_slice::<SubgraphBody>(&response.body) {
-            Ok(mut body) if body.data.is_some() || body.errors.is_some() => {
-                body.hint = hint;
-                if let Some(extensions) = body.extensions.take() {
-                    self.named_for_invalidation(service, extensions.invalidate);
+        let reading = if response.sharers > 1 {
+            parse_shared(response).map(Reading::Shared)
+        } else {
+            parse(&response.body).map(Reading::Own)
+        };
+        match reading {
+            Some(mut reading) => {
+                let named = match &mut reading {
+                    Reading::Own(body) => body.extensions.take().map(|e| e.invalidate),
+                    Reading::Shared(body) => body.extensions.as_ref().map(|e| e.invalidate.clone()),
+                };
+                if let Some(named) = named {
+                    self.named_for_invalidation(service, named);
                 }
-                Ok(body)
+                Ok(Answer {
+                    body: reading,
+                    hint,
+                })
             }
             _ if !(200..300).contains(&response.status) => Err(failure(
                 service,

@@ -34,6 +34,33 @@ pub(super) fn deep_merge(target: &mut Value, source: Value, api: &ApiSchema) {
     }
 }
 
+/// Merges a copy of `source` into `target`, as [`deep_merge`] merges a value it owns: only the
+/// parts `target` lacks are copied.
+pub(super) fn deep_merge_copy(target: &mut Value, source: &Value, api: &ApiSchema) {
+    match (target, source) {
+        (Value::Object(target), Value::Object(source)) => {
+            for (key, value) in source.iter() {
+                match target.get_mut(key) {
+                    Some(existing) => {
+                        if key == "__typename" && keeps_typename(existing, value, api) {
+                            continue;
+                        }
+                        deep_merge_copy(existing, value, api);
+                    }
+                    None => target.push(key, value.clone()),
+                }
+            }
+        }
+        (Value::Array(target), Value::Array(source)) if target.len() == source.len() => {
+            for (t, s) in target.iter_mut().zip(source) {
+                deep_merge_copy(t, s, api);
+            }
+        }
+        (_, Value::Null) => {}
+        (target, source) => *target = source.clone(),
+    }
+}
+
 fn keeps_typename(existing: &Value, new: &Value, api: &ApiSchema) -> bool {
     match (existing.as_str(), new.as_str()) {
         (Some(_), Some(new)) => matches!(

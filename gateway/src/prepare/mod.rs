@@ -172,6 +172,11 @@ impl Preparer {
         }
         let crashed = || PrepareError::Plan(PlanError::Crashed);
         let _permit = self.permits.acquire().await.map_err(|_| crashed())?;
+        // A burst of one new operation waits here behind its first request: once that one
+        // has prepared it, the others find it cached instead of planning it again.
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
+        }
         let rules = self.rules.clone();
         let text = document.to_owned();
         let name = operation_name.map(str::to_owned);

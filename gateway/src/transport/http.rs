@@ -136,11 +136,7 @@ impl Transport for HttpTransport {
                 body.extend_from_slice(&chunk);
             }
             let body = body.freeze();
-            Ok(SubgraphResponse {
-                status,
-                body,
-                cache_control,
-            })
+            Ok(SubgraphResponse::new(status, body, cache_control))
         })
     }
 }

@@ -33,11 +33,7 @@ impl<E: async_graphql::Executor> Transport for InProcessTransport<E> {
             let cache_control = response.cache_control.value();
             let body = serde_json::to_vec(&response)
                 .map_err(|e| TransportError::InProcess(e.to_string()))?;
-            Ok(SubgraphResponse {
-                status: 200,
-                body: Bytes::from(body),
-                cache_control,
-            })
+            Ok(SubgraphResponse::new(200, Bytes::from(body), cache_control))
         })
     }
 }

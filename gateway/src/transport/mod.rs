@@ -78,6 +78,26 @@ pub struct SubgraphResponse {
     pub body: Bytes,
     /// The subgraph's `Cache-Control`, a hint for the client response's caching.
     pub cache_control: Option<String>,
+    /// How many requests received this answer from one shared subgraph request (1 when it
+    /// was not shared).
+    pub sharers: usize,
+    /// The executor's reading of `body`, made by the first of the requests that share this
+    /// answer and read by the others. The transport never looks inside: what a reading is
+    /// belongs to a later stage.
+    pub reading: Arc<std::sync::OnceLock<Arc<dyn std::any::Any + Send + Sync>>>,
+}
+
+impl SubgraphResponse {
+    /// An answer received by one request.
+    pub fn new(status: u16, body: Bytes, cache_control: Option<String>) -> SubgraphResponse {
+        SubgraphResponse {
+            status,
+            body,
+            cache_control,
+            sharers: 1,
+            reading: Arc::default(),
+        }
+    }
 }
 
 /// Why a subgraph could not be reached.

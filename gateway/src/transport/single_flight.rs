@@ -70,12 +70,14 @@ impl Registry {
         self.flights.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Removes flight `id` under `key` if it is still the registered one.
-    fn remove(&self, key: u64, id: u64) {
+    /// Removes flight `id` under `key` if it is still the registered one, and returns how many
+    /// waiters it had then (no one can join it afterwards).
+    fn remove(&self, key: u64, id: u64) -> usize {
         let mut flights = self.lock();
         if flights.get(&key).is_some_and(|flight| flight.id == id) {
-            flights.remove(&key);
+            return flights.remove(&key).map_or(1, |flight| flight.waiters);
         }
+        1
     }
 
     /// One waiter of flight `id` is gone; the last one aborts and unregisters the flight.
@@ -136,10 +138,15 @@ impl Transport for SingleFlight {
         let registry = self.registry.clone();
         // The task takes its flight off the registry before its answer is published, so a
         // finished answer is never handed to a later request.
+        // It also tells the answer how many requests share it, so the executor reads a shared
+        // body once for all of them.
         let task = tokio::spawn(async move {
             let outcome = inner.send(request).await;
-            registry.remove(key, id);
-            outcome
+            let sharers = registry.remove(key, id);
+            outcome.map(|mut response| {
+                response.sharers = sharers.max(1);
+                response
+            })
         });
         let abort = task.abort_handle();
         let answer: Answer = async move {

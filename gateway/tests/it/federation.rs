@@ -429,6 +429,38 @@ async fn identical_queries_in_flight_share_one_subgraph_request_and_mutations_ne
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_sharing_entity_fetches_each_get_every_entity_in_every_place() {
+    let stack = Stack::start().await;
+    // Slow subgraphs keep each fetch in flight while the other clients' identical ones join
+    // it: the shared answers are read once and copied into each client's result, where one
+    // author fills several books.
+    stack.fault("authors", Fault::Slow(Duration::from_millis(300)));
+    stack.fault("shipping", Fault::Slow(Duration::from_millis(300)));
+    let query = "{ books { id title author { name } shippingCost } }";
+    let books: Vec<Value> = data::books()
+        .iter()
+        .map(|b| {
+            json!({
+                "id": b.id,
+                "title": b.title,
+                "author": { "name": b.author.name },
+                "shippingCost": b.weight / 10,
+            })
+        })
+        .collect();
+    let answers = futures::future::join_all((0..8).map(|_| stack.query(query, json!({})))).await;
+    for answer in &answers {
+        assert_eq!(answer, &json!({ "data": { "books": books } }));
+    }
+    let sent = stack.requests();
+    assert!(
+        sent["authors"].as_u64().is_some_and(|n| n < 8)
+            && sent["shipping"].as_u64().is_some_and(|n| n < 8),
+        "the entity fetches were not shared: {sent}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_fetch_every_client_abandoned_is_cancelled_and_never_inherited() {
     let mut config = support::config();
     config.subgraphs.timeout_ms = 1_000;
