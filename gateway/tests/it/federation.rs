@@ -14,6 +14,21 @@ fn requests(authors: usize, books: usize, search: usize, shipping: usize) -> Val
     json!({ "authors": authors, "books": books, "search": search, "shipping": shipping })
 }
 
+/// Every book as `{ books { id title author { name } shippingCost } }` answers it.
+fn books_with_author_and_shipping() -> Vec<Value> {
+    data::books()
+        .iter()
+        .map(|b| {
+            json!({
+                "id": b.id,
+                "title": b.title,
+                "author": { "name": b.author.name },
+                "shippingCost": b.weight / 10,
+            })
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entities_from_three_subgraphs_are_fetched_once_per_subgraph() {
     let stack = Stack::start().await;
@@ -25,17 +40,7 @@ async fn entities_from_three_subgraphs_are_fetched_once_per_subgraph() {
         )
         .await;
 
-    let books: Vec<Value> = data::books()
-        .iter()
-        .map(|b| {
-            json!({
-                "id": b.id,
-                "title": b.title,
-                "author": { "name": b.author.name },
-                "shippingCost": b.weight / 10,
-            })
-        })
-        .collect();
+    let books = books_with_author_and_shipping();
     assert_eq!(body, json!({ "data": { "books": books } }));
     assert_eq!(stack.requests(), requests(1, 1, 0, 1));
     // Twelve books by four authors: the authors are asked for once each, in one request.
@@ -437,17 +442,7 @@ async fn clients_sharing_entity_fetches_each_get_every_entity_in_every_place() {
     stack.fault("authors", Fault::Slow(Duration::from_millis(300)));
     stack.fault("shipping", Fault::Slow(Duration::from_millis(300)));
     let query = "{ books { id title author { name } shippingCost } }";
-    let books: Vec<Value> = data::books()
-        .iter()
-        .map(|b| {
-            json!({
-                "id": b.id,
-                "title": b.title,
-                "author": { "name": b.author.name },
-                "shippingCost": b.weight / 10,
-            })
-        })
-        .collect();
+    let books = books_with_author_and_shipping();
     let answers = futures::future::join_all((0..8).map(|_| stack.query(query, json!({})))).await;
     for answer in &answers {
         assert_eq!(answer, &json!({ "data": { "books": books } }));
