@@ -9,4 +9,6 @@
 
 pub mod stack;
 
-pub use stack::{Backend, Environment, SERVICES, SUBGRAPHS, Service, Stack, StackConfig};
+pub use stack::{
+    Backend, Environment, SERVICES, SUBGRAPHS, Service, Stack, StackConfig, engine_auth,
+};

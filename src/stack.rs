@@ -224,7 +224,9 @@ impl Stack {
         let listener = bind("web", config.host, config.web_port).await?;
         let addr = listener.local_addr()?;
         // `TRIBUTARY_<SECTION>__<KEY>` variables apply over each profile.
-        let mut web = config::load_over(&bff_web::profile(config.environment), None)?;
+        let mut web = bff_web::profile(config.environment);
+        web.auth = engine_auth(&config.jwt_secret);
+        let mut web = config::load_over(&web, None)?;
         web.subgraphs.urls = subgraph_urls.clone();
         let task = bff_web::start(listener, web, self.fronts_shutdown.clone()).await?;
         self.fronts.push(Front {
@@ -235,7 +237,9 @@ impl Stack {
 
         let listener = bind("mobile", config.host, config.mobile_port).await?;
         let addr = listener.local_addr()?;
-        let mut mobile = config::load_over(&bff_mobile::profile(config.environment), None)?;
+        let mut mobile = bff_mobile::profile(config.environment);
+        mobile.auth = engine_auth(&config.jwt_secret);
+        let mut mobile = config::load_over(&mobile, None)?;
         mobile.subgraphs.urls = subgraph_urls;
         let task = bff_mobile::start(listener, mobile, self.fronts_shutdown.clone()).await?;
         self.fronts.push(Front {
@@ -266,6 +270,7 @@ impl Stack {
                 apq: development,
                 ..Default::default()
             },
+            auth: engine_auth(&config.jwt_secret),
             ..GatewayConfig::default()
         };
         let router = config::load_over(&router, None)?;
@@ -375,4 +380,16 @@ async fn bind(name: &str, host: IpAddr, port: Option<u16>) -> anyhow::Result<Tcp
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("{name}: binding {addr}"))
+}
+
+/// Token verification at the BFFs and the router: the stack's user tokens (HS256, issued by
+/// accounts) are checked once at the engine, so a bad token is one 401 before any subgraph
+/// call instead of an error from every subgraph.
+pub fn engine_auth(secret: &str) -> config::AuthConfig {
+    config::AuthConfig {
+        enabled: true,
+        hs256_secret: Some(secret.to_owned()),
+        issuers: vec![subgraph_kit::auth::ISSUER.to_owned()],
+        ..config::AuthConfig::default()
+    }
 }

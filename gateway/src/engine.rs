@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 
+use crate::admit::auth::{AuthSetupError, Authenticator};
 use crate::admit::persisted::{Manifest, ManifestError};
 use crate::cache::Caches;
 use crate::config::Config;
@@ -33,6 +34,9 @@ pub enum EngineError {
         /// What failed.
         source: TransportError,
     },
+    /// The token verification settings are unusable.
+    #[error(transparent)]
+    Auth(#[from] AuthSetupError),
     /// The cache's shared tier could not be set up.
     #[error(transparent)]
     Cache(#[from] crate::cache::redis::SharedTierError),
@@ -53,6 +57,7 @@ pub struct Engine {
     config: Config,
     local: HashMap<String, Arc<dyn Transport>>,
     caches: Arc<Caches>,
+    auth: Option<Arc<Authenticator>>,
 }
 
 impl Engine {
@@ -69,19 +74,26 @@ impl Engine {
         };
         let version = build_version(supergraph, &config, &local)?;
         let caches = Arc::new(Caches::new(&config.cache, &config.server.name)?);
+        let auth = Authenticator::new(&config.auth)?.map(Arc::new);
         Ok(Engine {
             current: ArcSwap::from_pointee(version),
-            pipeline: Pipeline::new(&config, manifest, caches.clone()),
+            pipeline: Pipeline::new(&config, manifest, caches.clone(), auth.clone()),
             config,
             local,
             caches,
+            auth,
         })
     }
 
     /// Replaces the persisted-operation manifest given in the configuration (a BFF embeds its
     /// manifest in the binary).
     pub fn with_manifest(mut self, manifest: Manifest) -> Engine {
-        self.pipeline = Pipeline::new(&self.config, Some(manifest), self.caches.clone());
+        self.pipeline = Pipeline::new(
+            &self.config,
+            Some(manifest),
+            self.caches.clone(),
+            self.auth.clone(),
+        );
         self
     }
 

@@ -84,10 +84,14 @@ impl ClientInfo {
 pub struct Caller {
     /// The request carries credentials (a bearer token or a session cookie).
     pub identified: bool,
-    /// Who the credentials name, as far as the engine can tell: a fingerprint of the
-    /// credentials themselves until tokens are verified at the engine. `None` for anonymous
+    /// Who the credentials name, as far as the engine can tell: the verified token's issuer
+    /// and subject, else a fingerprint of the credentials themselves. `None` for anonymous
     /// callers.
     pub subject: Option<String>,
+    /// The `Authorization` header, for the engine to verify.
+    pub authorization: Option<Secret>,
+    /// What the verified token says, once the engine has verified it.
+    pub claims: Option<std::sync::Arc<Claims>>,
 }
 
 impl Caller {
@@ -106,7 +110,50 @@ impl Caller {
                 "c:{:032x}",
                 xxhash_rust::xxh3::xxh3_128(credentials.as_bytes())
             )),
+            ..Caller::default()
         }
+    }
+}
+
+/// A credential that is never written to logs: its `Debug` shows only that it is there.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps `value`.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The credential itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// What a verified token says about its caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claims {
+    /// `sub`.
+    pub subject: String,
+    /// `iss`, if present.
+    pub issuer: Option<String>,
+    /// The scopes it grants (`scope`, `scp` or `scopes`).
+    pub scopes: Vec<String>,
+    /// Every claim of the token.
+    pub payload: Map<String, Value>,
+}
+
+impl Claims {
+    /// Whether the token grants `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
     }
 }
 

@@ -1,6 +1,6 @@
 //! Admission: everything that decides whether a request may go on before its document is
-//! parsed: body and batch sizes, the persisted document or APQ hash it names, the safelist.
-//! Authentication (`auth.rs`) and rate limits (`rate_limit.rs`) join here.
+//! parsed: body and batch sizes, the persisted document or APQ hash it names, the safelist,
+//! the caller's token (`auth.rs`). Rate limits (`rate_limit.rs`) join here.
 
 pub mod auth;
 pub mod persisted;
@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::{Code, GraphqlError};
-use crate::request::Request;
+use crate::request::{Caller, Request};
+use auth::Authenticator;
 use persisted::{Manifest, Persisted, Registration};
 
 /// A request that may go on: the document it runs and what to remember once it prepares.
@@ -24,18 +25,37 @@ pub struct Admitted {
 /// The admission rules of one engine.
 pub struct Admission {
     persisted: Persisted,
+    auth: Option<Arc<Authenticator>>,
     max_batch: usize,
     max_body_bytes: usize,
 }
 
 impl Admission {
-    /// Rules from the configuration, with the persisted operations of `manifest`.
-    pub fn new(config: &Config, manifest: Option<Manifest>) -> Admission {
+    /// Rules from the configuration, with the persisted operations of `manifest` and the
+    /// token verifier `auth` (none when tokens are not verified at the engine).
+    pub fn new(
+        config: &Config,
+        manifest: Option<Manifest>,
+        auth: Option<Arc<Authenticator>>,
+    ) -> Admission {
         Admission {
             persisted: Persisted::new(&config.persisted, manifest),
+            auth,
             max_batch: config.server.max_batch,
             max_body_bytes: config.server.max_body_bytes,
         }
+    }
+
+    /// Verifies the caller's token, when tokens are verified at the engine, and sets its
+    /// claims; a token that does not verify refuses the request.
+    pub async fn authenticate(&self, caller: &mut Caller) -> Result<(), GraphqlError> {
+        let Some(auth) = &self.auth else {
+            return Ok(());
+        };
+        auth.authenticate(caller).await.map_err(|err| {
+            tracing::debug!(error = %err, "token refused");
+            err.to_graphql()
+        })
     }
 
     /// Admits one request: finds its document and enforces the safelist.

@@ -38,6 +38,50 @@ pub struct Config {
     pub telemetry: TelemetryConfig,
     /// Cache hints that decide how query responses may be cached.
     pub cache: CacheConfig,
+    /// Verifying callers' tokens at the engine.
+    pub auth: AuthConfig,
+}
+
+/// `[auth]`: callers' bearer tokens verified once at the engine, before planning.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Verify tokens at the engine: a request with a token that does not verify is refused
+    /// (401, `UNAUTHENTICATED`); one without a token is anonymous. Off, tokens pass to the
+    /// subgraphs unverified.
+    pub enabled: bool,
+    /// The HS256 secret (local development); without it HS256 tokens are refused.
+    pub hs256_secret: Option<String>,
+    /// Where the public keys (RS256, ES256, ...) are published as a JWKS.
+    pub jwks_url: Option<String>,
+    /// A JWKS file with the public keys, when they are not fetched from a URL.
+    pub jwks_file: Option<PathBuf>,
+    /// Accepted `iss` values; empty accepts any issuer.
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values; empty does not check the audience.
+    pub audiences: Vec<String>,
+    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    pub leeway_seconds: u64,
+    /// Fewest seconds between two fetches of the key set when tokens name unknown keys.
+    pub jwks_min_refresh_seconds: u64,
+    /// Seconds after which the key set is fetched again before use.
+    pub jwks_max_age_seconds: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            enabled: false,
+            hs256_secret: None,
+            jwks_url: None,
+            jwks_file: None,
+            issuers: Vec::new(),
+            audiences: Vec::new(),
+            leeway_seconds: 5,
+            jwks_min_refresh_seconds: 10,
+            jwks_max_age_seconds: 300,
+        }
+    }
 }
 
 /// `[server]`: receiving requests.

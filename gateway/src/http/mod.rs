@@ -22,7 +22,7 @@ use crate::engine::Engine;
 use crate::error::{Code, GraphqlError, errors_body};
 use crate::request::{
     CachePolicy, CacheScope, CacheStatus, Caller, Capabilities, ClientInfo, Request, Response,
-    Status,
+    Secret, Status,
 };
 
 /// An HTTP response.
@@ -165,7 +165,7 @@ fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
 async fn graphql_post(
     State(engine): State<Arc<Engine>>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: axum::body::Body,
 ) -> HttpResponse {
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
@@ -187,9 +187,9 @@ async fn graphql_post(
         return refuse(media, error);
     }
     let admission = engine.pipeline().admission();
-    let body = match body {
+    let body = match read_body(&headers, body, engine.config().server.max_body_bytes).await {
         Ok(body) => body,
-        Err(rejection) => return unreadable_body(admission, media, &rejection),
+        Err(unread) => return unreadable_body(admission, media, unread),
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
@@ -214,27 +214,72 @@ async fn graphql_post(
     respond(media, response, &headers)
 }
 
+/// Why a request body was not taken.
+enum Unread {
+    /// Longer than the limit; `drained` when the rest was read and dropped, so the connection
+    /// can carry the answer (and another request).
+    TooLarge { drained: bool },
+    /// The body broke off or could not be read.
+    Broken(String),
+}
+
+/// The most bytes past the limit read and dropped, so a client still sending an oversized body
+/// receives its 413: a server that answers and closes with unread bytes makes the kernel reset
+/// the connection, and the client sees a broken pipe instead of the status.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads a request body of at most `limit` bytes. A longer one is read on and dropped, up to
+/// [`DRAIN_LIMIT`] bytes past the limit, unless its declared length is already beyond that.
+async fn read_body(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<Bytes, Unread> {
+    use futures::StreamExt as _;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let bound = limit.saturating_add(DRAIN_LIMIT);
+    if declared.is_some_and(|length| length > bound) {
+        return Err(Unread::TooLarge { drained: false });
+    }
+    let mut stream = body.into_data_stream();
+    let mut kept = bytes::BytesMut::with_capacity(declared.unwrap_or(0).min(limit));
+    let mut read = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|err| Unread::Broken(err.to_string()))?;
+        read += chunk.len();
+        if read > bound {
+            return Err(Unread::TooLarge { drained: false });
+        }
+        if read <= limit {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    if read > limit {
+        return Err(Unread::TooLarge { drained: true });
+    }
+    Ok(kept.freeze())
+}
+
 /// A body that could not be read (over the size limit, or cut off) gets a GraphQL error like
 /// any other refusal, not the framework's plain-text one.
-fn unreadable_body(
-    admission: &Admission,
-    media: MediaType,
-    rejection: &BytesRejection,
-) -> HttpResponse {
-    let error = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        admission.body_too_large()
-    } else {
-        let message = format!(
-            "the request body could not be read: {}",
-            rejection.body_text()
-        );
-        GraphqlError::new(Code::BadRequest, message)
+fn unreadable_body(admission: &Admission, media: MediaType, unread: Unread) -> HttpResponse {
+    let (error, keep_alive) = match unread {
+        Unread::TooLarge { drained } => (admission.body_too_large(), drained),
+        Unread::Broken(reason) => {
+            let message = format!("the request body could not be read: {reason}");
+            (GraphqlError::new(Code::BadRequest, message), false)
+        }
     };
     let mut http = refuse(media, error);
-    // The rest of the body was never read: the connection cannot carry another request, and
-    // saying so keeps the client from reusing it (it would fail with a broken pipe).
-    http.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    if !keep_alive {
+        // The rest of the body was never read: the connection cannot carry another request,
+        // and saying so keeps the client from reusing it.
+        http.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     http
 }
 
@@ -355,10 +400,14 @@ fn caller_of(headers: &HeaderMap) -> Caller {
         .iter()
         .find_map(|name| headers.get(name))
         .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    match credentials {
+    let mut caller = match credentials {
         Some(credentials) => Caller::with_credentials(&credentials),
         None => Caller::anonymous(),
-    }
+    };
+    caller.authorization = headers
+        .get(header::AUTHORIZATION)
+        .map(|value| Secret::new(String::from_utf8_lossy(value.as_bytes())));
+    caller
 }
 
 /// The request headers the forwarding rules pass on to subgraphs.

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value};
 
+use crate::admit::auth::Authenticator;
 use crate::admit::persisted::Manifest;
 use crate::admit::{Admission, Admitted};
 use crate::cache::invalidate::now_ms;
@@ -86,10 +87,15 @@ struct CacheKeys {
 impl Pipeline {
     /// The stages as `config` sets them, with the persisted operations of `manifest` and the
     /// engine's `caches`.
-    pub fn new(config: &Config, manifest: Option<Manifest>, caches: Arc<Caches>) -> Pipeline {
+    pub fn new(
+        config: &Config,
+        manifest: Option<Manifest>,
+        caches: Arc<Caches>,
+        auth: Option<Arc<Authenticator>>,
+    ) -> Pipeline {
         Pipeline {
             name: config.server.name.clone(),
-            admission: Admission::new(config, manifest),
+            admission: Admission::new(config, manifest, auth),
             preparer: Preparer::new(config),
             max_page_size: config.limits.max_page_size,
             deadline: config.server.deadline(),
@@ -119,8 +125,11 @@ impl Pipeline {
     }
 
     /// Runs one request on `version`, end to end.
-    pub async fn run(&self, version: &Version, request: Request) -> Response {
+    pub async fn run(&self, version: &Version, mut request: Request) -> Response {
         let started = Instant::now();
+        if let Err(error) = self.admission.authenticate(&mut request.caller).await {
+            return Response::refused(error);
+        }
         match self.stages(version, &request, started).await {
             Ok(response) => response,
             Err(Refusal(errors)) => Response::refused_with(errors),

@@ -45,6 +45,9 @@ pub struct Prepared {
     /// What it is cached under (supergraph version, document, operation name): equal for two
     /// requests of the same operation even when each prepared it, cold, at the same time.
     pub key: u64,
+    /// The size of the last response written for it, so the next one's buffer is allocated
+    /// once at about the right size instead of doubling its way there.
+    pub response_size: std::sync::atomic::AtomicUsize,
 }
 
 /// Why an operation could not be prepared; each variant has a stable `extensions.code`.
@@ -252,6 +255,7 @@ impl Rules {
             plan,
             name: name.map(str::to_owned),
             analysis,
+            response_size: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 }

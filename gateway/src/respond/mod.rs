@@ -3,6 +3,7 @@
 //! schema, nulls propagated per the GraphQL specification, serialized once into one buffer.
 
 use std::rc::Rc;
+use std::sync::atomic::Ordering;
 
 use graphql_tools::static_graphql::schema::{Field, Type};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -83,6 +84,10 @@ pub struct Written {
     pub tags: Vec<Tag>,
 }
 
+/// The largest response buffer allocated up front from a previous response's size; a larger
+/// response grows past it as it is written.
+const MAX_PRESIZE: usize = 512 * 1024;
+
 /// Writes `{"data": ..., "errors": [...]}` for an executed operation; also says whether the
 /// response carries errors and, with `collect_tags`, which entities it contains.
 pub fn write_response(
@@ -98,7 +103,10 @@ pub fn write_response(
         supergraph,
         api,
         variables,
-        out: Vec::with_capacity(4096),
+        // The last response's size and a little more: one allocation, no copying as it grows.
+        out: Vec::with_capacity(
+            (prepared.response_size.load(Ordering::Relaxed) * 9 / 8).clamp(4096, MAX_PRESIZE),
+        ),
         errors: Vec::new(),
         prior: &outcome.errors,
         path: Vec::with_capacity(16),
@@ -130,6 +138,7 @@ pub fn write_response(
         let _ = serde_json::to_writer(&mut out, &all);
     }
     out.push(b'}');
+    prepared.response_size.store(out.len(), Ordering::Relaxed);
     let mut tags: Vec<Tag> = tags.map(|t| t.into_iter().collect()).unwrap_or_default();
     tags.sort_unstable();
     Written {

@@ -597,3 +597,29 @@ async fn a_field_named_like_a_meta_field_is_a_validation_error() {
     .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_client_sending_5_mb_receives_the_413() {
+    let stack = Stack::start().await;
+    let padding = " ".repeat(5 * 1024 * 1024);
+    let body = format!(r#"{{"query":"{{ ping }}{padding}"}}"#);
+    // A second request on the same client reuses the connection when it survived.
+    for _ in 0..2 {
+        let response = stack
+            .client
+            .post(stack.endpoint())
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .expect("the 413 arrives instead of a broken connection");
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let answer: Value = response.json().await.expect("a GraphQL error body");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"],
+            "PAYLOAD_TOO_LARGE"
+        );
+    }
+    let answer = post(&stack, GRAPHQL_RESPONSE, json!({ "query": "{ ping }" })).await;
+    assert_eq!(answer.status, StatusCode::OK);
+}

@@ -1,5 +1,6 @@
 //! Integration tests of the engine: real test subgraphs on loopback, the router over HTTP.
 
+mod auth;
 mod config;
 mod federation;
 mod http;

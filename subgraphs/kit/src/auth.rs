@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Code, error};
 
 /// The issuer written to and required in every token.
-const ISSUER: &str = "tributary";
+pub const ISSUER: &str = "tributary";
 
 /// The secret used when none is configured; fine on a laptop, refused in production by
 /// [`check_secret`], so set `TRIBUTARY_JWT_SECRET` anywhere real.

@@ -343,3 +343,48 @@ async fn the_spa_origin_passes_cors_and_batches_one_screen_in_one_post() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_bad_token_is_one_401_before_any_subgraph_call_and_no_token_is_anonymous() {
+    each_backend(|stack| async move {
+        let web = stack
+            .counted_bff_with(Bff::Web, Environment::Development, |config| {
+                config.auth = tributary::engine_auth(tributary_tests::TEST_SECRET);
+            })
+            .await;
+        let storefront = json!({ "query": "{ storefront { categories { name } } }" });
+        // Signed with another secret.
+        let forged = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIiwic2NvcGUiOiJ1c2VyIiwiZXhwIjo0MTAyNDQ0ODAwLCJpYXQiOjAsImlzcyI6InRyaWJ1dGFyeSJ9.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let response = stack
+            .http()
+            .post(web.url())
+            .bearer_auth(forged)
+            .json(&storefront)
+            .send()
+            .await
+            .expect("the web BFF answers");
+        assert_eq!(response.status(), reqwest::StatusCode::UNAUTHORIZED);
+        let body: Value = response.json().await.expect("JSON");
+        assert_eq!(
+            body,
+            json!({ "errors": [{
+                "message": "the token's signature is not valid",
+                "extensions": { "code": "UNAUTHENTICATED" }
+            }] })
+        );
+        assert!(web.take_subgraph_requests().is_empty());
+
+        let response = stack
+            .http()
+            .post(web.url())
+            .json(&storefront)
+            .send()
+            .await
+            .expect("the web BFF answers");
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let body: Value = response.json().await.expect("JSON");
+        assert!(body["data"]["storefront"]["categories"].as_array().is_some_and(|c| !c.is_empty()), "{body}");
+        stack
+    })
+    .await;
+}
