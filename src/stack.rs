@@ -270,6 +270,10 @@ impl Stack {
                 apq: development,
                 ..Default::default()
             },
+            server: tributary_gateway::config::ServerConfig {
+                introspection: development,
+                ..Default::default()
+            },
             auth: engine_auth(&config.jwt_secret),
             ..GatewayConfig::default()
         };

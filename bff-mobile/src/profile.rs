@@ -40,6 +40,8 @@ pub fn profile(env: Environment) -> Config {
             max_batch: 0,
             // Phones on slow networks give up early; answer what is there before they do.
             deadline_ms: 5_000,
+            // Production clients get the API they were built against, not a map of it.
+            introspection: development,
             ..ServerConfig::default()
         },
         graphiql: GraphiqlConfig {

@@ -44,6 +44,8 @@ pub fn profile(env: Environment) -> Config {
             max_batch: 16,
             // A page is better late than blank, but not much later.
             deadline_ms: 8_000,
+            // Production clients get the API they were built against, not a map of it.
+            introspection: development,
             ..ServerConfig::default()
         },
         graphiql: GraphiqlConfig {

@@ -35,6 +35,8 @@ pub enum Code {
     PersistedQueryNotSupported,
     /// An APQ hash that does not match the document sent with it.
     PersistedQueryHashMismatch,
+    /// `__schema` or `__type` where introspection is turned off.
+    IntrospectionDisabled,
     /// The document is not GraphQL.
     GraphqlParseFailed,
     /// The operation does not validate against the API schema.
@@ -80,6 +82,7 @@ impl Code {
             Code::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Code::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
             Code::PersistedQueryHashMismatch => "PERSISTED_QUERY_HASH_MISMATCH",
+            Code::IntrospectionDisabled => "INTROSPECTION_DISABLED",
             Code::GraphqlParseFailed => "GRAPHQL_PARSE_FAILED",
             Code::GraphqlValidationFailed => "GRAPHQL_VALIDATION_FAILED",
             Code::GraphqlUnknownOperationName => "GRAPHQL_UNKNOWN_OPERATION_NAME",
@@ -119,6 +122,7 @@ impl Code {
             | Code::PersistedQueryNotFound
             | Code::PersistedQueryNotSupported
             | Code::PersistedQueryHashMismatch
+            | Code::IntrospectionDisabled
             | Code::GraphqlParseFailed
             | Code::GraphqlValidationFailed
             | Code::GraphqlUnknownOperationName
@@ -131,7 +135,7 @@ impl Code {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 26] = [
+    pub const ALL: [Code; 27] = [
         Code::BadRequest,
         Code::Unauthenticated,
         Code::UnsupportedMediaType,
@@ -145,6 +149,7 @@ impl Code {
         Code::PersistedQueryNotFound,
         Code::PersistedQueryNotSupported,
         Code::PersistedQueryHashMismatch,
+        Code::IntrospectionDisabled,
         Code::GraphqlParseFailed,
         Code::GraphqlValidationFailed,
         Code::GraphqlUnknownOperationName,

@@ -138,6 +138,20 @@ impl TestStack {
         &self.http
     }
 
+    /// POSTs `body` as JSON to `url` (a BFF, say) and returns the JSON answer, whatever its
+    /// status.
+    pub async fn post_json(&self, url: &str, body: &Value) -> Value {
+        self.http
+            .post(url)
+            .json(body)
+            .send()
+            .await
+            .expect("the server answers")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     /// POSTs an operation to subgraph `name` anonymously and returns the whole JSON response.
     pub async fn gql(&self, name: &str, query: &str, variables: Value) -> Value {
         self.send(name, None, query, variables).await

@@ -103,6 +103,10 @@ pub struct ServerConfig {
     /// Identical queries in flight at the same time (same operation, variables, forwarded
     /// headers and caller) share one execution and its response. Mutations never do.
     pub dedupe_requests: bool,
+    /// Answer `__schema` and `__type`; off, an operation asking for them is refused with
+    /// `INTROSPECTION_DISABLED` (`__typename` always answers). The BFFs and the stack's router
+    /// turn it off in production.
+    pub introspection: bool,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +118,7 @@ impl Default for ServerConfig {
             compression: true,
             deadline_ms: 10_000,
             dedupe_requests: true,
+            introspection: true,
         }
     }
 }

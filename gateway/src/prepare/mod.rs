@@ -76,6 +76,9 @@ pub enum PrepareError {
         "Cannot query field \"{0}\": the only meta-fields are __typename, and __schema and __type on the query root"
     )]
     UnknownMetaField(String),
+    /// `__schema` or `__type` where introspection is turned off.
+    #[error("introspection is turned off on this endpoint")]
+    IntrospectionDisabled,
     /// A subscription, `@defer` or `@stream`, which this engine does not serve.
     #[error("{0}")]
     Unsupported(&'static str),
@@ -95,6 +98,7 @@ impl PrepareError {
             | PrepareError::NoOperation
             | PrepareError::AmbiguousOperation => Code::GraphqlValidationFailed,
             PrepareError::UnknownOperation(_) => Code::GraphqlUnknownOperationName,
+            PrepareError::IntrospectionDisabled => Code::IntrospectionDisabled,
             PrepareError::Unsupported(_) => Code::OperationNotSupported,
             PrepareError::Plan(PlanError::OperationSelection(_)) => {
                 Code::GraphqlUnknownOperationName
@@ -140,6 +144,8 @@ pub struct Preparer {
 /// What preparing needs besides the supergraph, shared with the blocking threads.
 struct Rules {
     limits: Limits,
+    /// Whether `__schema` and `__type` are answered.
+    introspection: bool,
     hints: CacheConfig,
     page_arguments: Vec<String>,
     validation: ValidationPlan,
@@ -153,6 +159,7 @@ impl Preparer {
         Preparer {
             rules: Arc::new(Rules {
                 limits: config.limits.clone(),
+                introspection: config.server.introspection,
                 hints: config.cache.clone(),
                 page_arguments: config.limits.page_size_arguments.clone(),
                 validation: default_rules_validation_plan(),
@@ -235,6 +242,9 @@ impl Rules {
         }
         let (operation_type, variables) = kind_and_variables(selected);
         let operation = supergraph.planner().normalize(&document, name)?;
+        if !self.introspection && introspects(&operation.selection_set) {
+            return Err(PrepareError::IntrospectionDisabled);
+        }
         let plan = supergraph
             .planner()
             .plan_without_introspection(&operation)?;
@@ -319,6 +329,17 @@ fn unknown_meta_field(document: &query::Document, query_type: &str) -> Option<St
                 walk(&fragment.selection_set, on == query_type)
             }
         })
+}
+
+/// Whether a normalized operation's root selection asks for `__schema` or `__type`
+/// (`__typename` is not introspection of the schema and always answers).
+fn introspects(set: &crate::supergraph::planner::SelectionSet) -> bool {
+    use crate::supergraph::planner::SelectionItem;
+    set.items.iter().any(|item| match item {
+        SelectionItem::Field(field) => field.name == "__schema" || field.name == "__type",
+        SelectionItem::InlineFragment(fragment) => introspects(&fragment.selections),
+        SelectionItem::FragmentSpread(_) => false,
+    })
 }
 
 /// Whether any selection of the document carries `@defer` or `@stream`.

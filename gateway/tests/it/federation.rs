@@ -460,11 +460,12 @@ async fn a_shared_fetch_every_client_abandoned_is_cancelled_and_never_inherited(
     let mut config = support::config();
     config.subgraphs.timeout_ms = 1_000;
     let stack = Stack::start_with(config, ALL).await;
-    // The authors subgraph stalls; twelve clients give up on the same query after 200 ms.
+    // The authors subgraph stalls; twelve clients give up on the same query after 500 ms
+    // (long enough for all twelve to reach the engine on a busy machine, and join one fetch).
     stack.fault("authors", Fault::Slow(Duration::from_secs(60)));
     let query = json!({ "query": r#"{ author(id: "a1") { name } }"# });
     let impatient = reqwest::Client::builder()
-        .timeout(Duration::from_millis(200))
+        .timeout(Duration::from_millis(500))
         .build()
         .unwrap();
     let abandoned = futures::future::join_all((0..12).map(|_| {

@@ -623,3 +623,35 @@ async fn a_plain_client_sending_5_mb_receives_the_413() {
     let answer = post(&stack, GRAPHQL_RESPONSE, json!({ "query": "{ ping }" })).await;
     assert_eq!(answer.status, StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_turned_off_is_refused_and_typename_still_answers() {
+    let mut config = crate::support::config();
+    config.server.introspection = false;
+    let stack = Stack::start_with(config, crate::support::ALL).await;
+    let refused = error(
+        "INTROSPECTION_DISABLED",
+        "introspection is turned off on this endpoint",
+    );
+    for query in [
+        "{ __schema { queryType { name } } }",
+        r#"{ __type(name: "Author") { name } }"#,
+        "{ ... on Query { __schema { types { name } } } }",
+        "query { ...Q } fragment Q on Query { __type(name: \"Book\") { name } }",
+    ] {
+        let answer = post(&stack, GRAPHQL_RESPONSE, json!({ "query": query })).await;
+        assert_eq!(answer.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(answer.body, refused, "{query}");
+    }
+    let answer = post(
+        &stack,
+        GRAPHQL_RESPONSE,
+        json!({ "query": "{ __typename ping }" }),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(
+        answer.body,
+        json!({ "data": { "__typename": "Query", "ping": "pong" } })
+    );
+}

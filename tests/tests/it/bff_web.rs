@@ -388,3 +388,27 @@ async fn a_bad_token_is_one_401_before_any_subgraph_call_and_no_token_is_anonymo
     })
     .await;
 }
+
+#[tokio::test]
+async fn introspection_answers_in_development_and_is_refused_in_production() {
+    each_backend(|stack| async move {
+        let introspect = json!({ "query": "{ __schema { queryType { name } } }" });
+        for (environment, refused) in [
+            (Environment::Development, false),
+            (Environment::Production, true),
+        ] {
+            let web = stack.counted_bff(Bff::Web, environment).await;
+            let body = stack.post_json(web.url(), &introspect).await;
+            if refused {
+                assert_eq!(error_code(&body), "INTROSPECTION_DISABLED", "{body}");
+            } else {
+                assert_eq!(
+                    body["data"]["__schema"]["queryType"]["name"], "Query",
+                    "{body}"
+                );
+            }
+        }
+        stack
+    })
+    .await;
+}
