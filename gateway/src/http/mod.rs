@@ -609,7 +609,8 @@ fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         .any(|tag| tag == "*" || opaque(tag) == ours)
 }
 
-/// CORS for the configured browser origins: credentials allowed (cookies or bearer tokens).
+/// CORS for the configured browser origins: credentials allowed (cookies or bearer tokens),
+/// `x-request-id` allowed in and exposed out.
 fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let origins: Vec<HeaderValue> = origins
@@ -626,8 +627,16 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
             header::IF_NONE_MATCH,
             axum::http::HeaderName::from_static("apollographql-client-name"),
             axum::http::HeaderName::from_static("apollographql-client-version"),
+            axum::http::HeaderName::from_static("x-request-id"),
         ])
-        .expose_headers([header::ETAG])
+        // What a browser client may read: validators, cache status and the request id to
+        // quote in a bug report.
+        .expose_headers([
+            header::ETAG,
+            header::AGE,
+            axum::http::HeaderName::from_static("cache-status"),
+            axum::http::HeaderName::from_static("x-request-id"),
+        ])
         .allow_credentials(true)
         .max_age(std::time::Duration::from_secs(600))
 }

@@ -282,7 +282,10 @@ async fn the_spa_origin_passes_cors_and_batches_one_screen_in_one_post() {
             .request(reqwest::Method::OPTIONS, &url)
             .header(header::ORIGIN, "http://localhost:5173")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "content-type,authorization")
+            .header(
+                "access-control-request-headers",
+                "content-type,authorization,x-request-id",
+            )
             .send()
             .await
             .expect("preflight");
@@ -297,6 +300,25 @@ async fn the_spa_origin_passes_cors_and_batches_one_screen_in_one_post() {
         };
         assert_eq!(allowed("access-control-allow-origin"), "http://localhost:5173");
         assert_eq!(allowed("access-control-allow-credentials"), "true");
+        assert!(allowed("access-control-allow-headers").contains("x-request-id"));
+
+        // A browser may read the request id (and the cache validators) of an answer.
+        let answered = stack
+            .http()
+            .post(&url)
+            .header(header::ORIGIN, "http://localhost:5173")
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .expect("a cross-origin POST");
+        let exposed = answered
+            .headers()
+            .get("access-control-expose-headers")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(exposed.contains("x-request-id") && exposed.contains("etag"), "{exposed}");
+        assert!(answered.headers().contains_key("x-request-id"));
 
         let stranger = stack
             .http()
