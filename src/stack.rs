@@ -275,6 +275,11 @@ impl Stack {
                 ..Default::default()
             },
             auth: engine_auth(&config.jwt_secret),
+            telemetry: tributary_gateway::config::TelemetryConfig {
+                metrics: development,
+                metrics_listen: (!development).then(|| "127.0.0.1:9466".to_owned()),
+                ..Default::default()
+            },
             ..GatewayConfig::default()
         };
         let router = config::load_over(&router, None)?;

@@ -5,7 +5,7 @@
 
 use tributary_gateway::config::{
     CacheConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig, ServerConfig,
-    SubgraphsConfig,
+    SubgraphsConfig, TelemetryConfig,
 };
 use tributary_gateway::{Config, Environment, Manifest};
 
@@ -64,6 +64,13 @@ pub fn profile(env: Environment) -> Config {
             ..Limits::default()
         },
         cache: cache_hints(),
+        telemetry: TelemetryConfig {
+            // In production scrapers read metrics on a loopback port of their own; clients
+            // never reach them on the public one.
+            metrics: development,
+            metrics_listen: (!development).then(|| "127.0.0.1:9465".to_owned()),
+            ..TelemetryConfig::default()
+        },
         ..Config::default()
     }
 }

@@ -3,7 +3,8 @@
 //! cache hints) and the merchandising the web's own fields read.
 
 use tributary_gateway::config::{
-    CacheConfig, CorsConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig, ServerConfig,
+    CacheConfig, CorsConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig,
+    ServerConfig, TelemetryConfig,
 };
 use tributary_gateway::{Config, Environment};
 
@@ -68,6 +69,13 @@ pub fn profile(env: Environment) -> Config {
         },
         limits: Limits::default(),
         cache: cache_hints(),
+        telemetry: TelemetryConfig {
+            // In production scrapers read metrics on a loopback port of their own; clients
+            // never reach them on the public one.
+            metrics: development,
+            metrics_listen: (!development).then(|| "127.0.0.1:9464".to_owned()),
+            ..TelemetryConfig::default()
+        },
         ..Config::default()
     }
 }

@@ -286,13 +286,24 @@ pub struct GraphiqlExample {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelemetryConfig {
-    /// Serve Prometheus metrics at `/metrics` (keep it off where clients can reach it).
+    /// Serve Prometheus metrics at `/metrics` on the public port (keep it off where clients
+    /// can reach it; `metrics_listen` serves them elsewhere).
     pub metrics: bool,
+    /// A separate address (`127.0.0.1:9464`) serving `/metrics` and `/health`, for scrapers
+    /// and probes that clients cannot reach. The BFFs use one in production.
+    pub metrics_listen: Option<String>,
+    /// Client names (`apollographql-client-name`) that get their own metric series; any other
+    /// is counted as `other`. Empty: every name, up to a bound on distinct series.
+    pub client_names: Vec<String>,
 }
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig { metrics: true }
+        TelemetryConfig {
+            metrics: true,
+            metrics_listen: None,
+            client_names: Vec::new(),
+        }
     }
 }
 

@@ -38,6 +38,9 @@ pub fn serve(
     engine: Arc<Engine>,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    if let Some(address) = engine.config().telemetry.metrics_listen.clone() {
+        serve_metrics(&address, shutdown.clone());
+    }
     let app = router(engine);
     // Restarted with backoff should it end early (an engine in a launcher beside others).
     tokio::spawn(tributary_process::supervise(
@@ -50,6 +53,31 @@ pub fn serve(
                 .into_future()
         },
     ))
+}
+
+/// Serves `/metrics` and `/health` on `address`, apart from the public port. An address that
+/// cannot be bound is logged as an error; the engine serves on without it.
+fn serve_metrics(address: &str, shutdown: tokio_util::sync::CancellationToken) {
+    let bound = std::net::TcpListener::bind(address).and_then(|listener| {
+        listener.set_nonblocking(true)?;
+        tokio::net::TcpListener::from_std(listener)
+    });
+    let listener = match bound {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(address, error = %err, "the metrics address could not be bound; no metrics are served");
+            return;
+        }
+    };
+    tracing::info!(address, "metrics serving");
+    let app = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/health", get(|| async { "ok" }));
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+    });
 }
 
 /// Routes `/graphql` (GET, POST) and `/health` to `engine`.

@@ -60,6 +60,8 @@ pub struct Pipeline {
     shared: Option<shared::SharedRequests>,
     /// The response cache and what it shares with other replicas.
     caches: Arc<Caches>,
+    /// Client names with their own metric series (empty: any).
+    client_names: rustc_hash::FxHashSet<String>,
 }
 
 /// An executed operation's answer as the cache sees it.
@@ -106,6 +108,7 @@ impl Pipeline {
                 .dedupe_requests
                 .then(shared::SharedRequests::default),
             caches,
+            client_names: config.telemetry.client_names.iter().cloned().collect(),
         }
     }
 
@@ -526,10 +529,21 @@ impl Pipeline {
         } else {
             operation_line!(tracing::Level::DEBUG);
         }
-        metrics::operation(&self.name, &operation, client, has_errors, elapsed);
-        if !prepared.analysis.deprecated.is_empty() && self.first_deprecated_use(prepared, client) {
-            metrics::deprecated(&self.name, client, &prepared.analysis.deprecated);
+        let client = self.metric_client(client);
+        metrics::operation(&self.name, &operation, &client, has_errors, elapsed);
+        if !prepared.analysis.deprecated.is_empty() && self.first_deprecated_use(prepared, &client)
+        {
+            metrics::deprecated(&self.name, &client, &prepared.analysis.deprecated);
         }
+    }
+
+    /// The client as metric labels name it: itself when its name is a configured client name
+    /// (or none is configured), else `other`, so callers cannot invent series.
+    fn metric_client(&self, client: &ClientInfo) -> ClientInfo {
+        if self.client_names.is_empty() || self.client_names.contains(&client.name) {
+            return client.clone();
+        }
+        ClientInfo::new(Some("other"), Some("other"))
     }
 
     /// Whether this is the first time `client` is seen running `prepared`.

@@ -655,3 +655,44 @@ async fn introspection_turned_off_is_refused_and_typename_still_answers() {
         json!({ "data": { "__typename": "Query", "ping": "pong" } })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_their_own_address_with_bounded_client_names() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config = crate::support::config();
+    config.telemetry.metrics = false;
+    config.telemetry.metrics_listen = Some(format!("127.0.0.1:{port}"));
+    config.telemetry.client_names = vec!["shop-web".to_owned()];
+    let stack = Stack::start_with(config, crate::support::ALL).await;
+    assert_eq!(stack.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+
+    // 300 invented client names and the one configured.
+    for i in 0..300 {
+        let name = if i % 100 == 0 {
+            "shop-web".to_owned()
+        } else {
+            format!("bot-{i}")
+        };
+        let response = stack
+            .client
+            .post(stack.endpoint())
+            .header("apollographql-client-name", name)
+            .json(&json!({ "query": "{ ping }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let scraped = stack.get(&format!("http://127.0.0.1:{port}/metrics")).await;
+    let text = scraped.text().await.unwrap();
+    let names: std::collections::BTreeSet<&str> = text
+        .lines()
+        .filter(|line| line.starts_with("tributary_operations_total{"))
+        .filter_map(|line| line.split("client_name=\"").nth(1)?.split('"').next())
+        .collect();
+    assert_eq!(names, ["other", "shop-web"].into_iter().collect(), "{text}");
+}

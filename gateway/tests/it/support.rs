@@ -51,8 +51,12 @@ impl Stack {
         let engine = Arc::new(Engine::new(supergraph, config, HashMap::new()).unwrap());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let app = tributary_gateway::http::router(engine.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        // As the binaries serve it: the router, and the metrics address when one is set.
+        let _serving = tributary_gateway::http::serve(
+            listener,
+            engine.clone(),
+            tokio_util::sync::CancellationToken::new(),
+        );
         Stack {
             engine,
             base,
@@ -69,6 +73,16 @@ impl Stack {
     /// A supergraph composed from the named subgraphs of this stack.
     pub(crate) fn supergraph(&self, names: &[&str]) -> Arc<Supergraph> {
         Supergraph::from_sdl(&supergraph_sdl(&self.subgraphs, names)).unwrap()
+    }
+
+    /// GETs `url` (a path under the router, or a whole URL).
+    pub(crate) async fn get(&self, url: &str) -> reqwest::Response {
+        let url = if url.starts_with('/') {
+            format!("{}{url}", self.base)
+        } else {
+            url.to_owned()
+        };
+        self.client.get(url).send().await.unwrap()
     }
 
     /// The router's GraphQL endpoint.
