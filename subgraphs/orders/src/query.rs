@@ -177,20 +177,24 @@ impl Query {
         Ok(rows.into_iter().map(Order).collect())
     }
 
-    /// One of the caller's orders; null when there is none with this id or it is someone else's.
+    /// One of the caller's orders; null with a `NOT_FOUND` error when there is none with this
+    /// id or it is someone else's (the two are not told apart, so ids reveal nothing).
     async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
         let customer = require_user(ctx)?;
         let Some(id) = input::lookup_id(&id) else {
-            return Ok(None);
+            return Err(no_such_order());
         };
         let found = load_order(ctx, id).await?;
-        Ok(found
+        found
             .filter(|order| order.customer_id == customer)
-            .map(Order))
+            .map(|order| Some(Order(order)))
+            .ok_or_else(no_such_order)
     }
 
     /// Resolves `Order` references for the gateway: an order is visible to its customer and to
-    /// other subgraphs (service tokens), and null to everyone else.
+    /// other subgraphs (service tokens), and null to everyone else. Null, not an error: an
+    /// entity error nulls the whole batch in async-graphql, and one foreign order must not
+    /// blank the others.
     #[graphql(entity)]
     async fn find_order_by_id(
         &self,
@@ -225,4 +229,9 @@ async fn load_order(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<
         .load_one(id)
         .await
         .internal("loading an order")
+}
+
+/// The refusal for an order the caller may not see, whether it exists or not.
+fn no_such_order() -> async_graphql::Error {
+    error(Code::NotFound, "you have no order with this id")
 }

@@ -434,3 +434,22 @@ async fn introspection_answers_in_development_and_is_refused_in_production() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn another_users_order_is_not_found_through_the_web_bff() {
+    each_backend(|stack| async move {
+        let query = "query($id: ID!) { order(id: $id) { id status } }";
+        let ada = stack.login("ada@example.com").await;
+        let mine = stack.gql_as("web", &ada, query, json!({ "id": "1" })).await;
+        assert_eq!(mine["data"]["order"]["id"], "1", "{mine}");
+        let grace = stack.login("grace@example.com").await;
+        let theirs = stack
+            .gql_as("web", &grace, query, json!({ "id": "1" }))
+            .await;
+        assert_eq!(theirs["data"], json!({ "order": null }), "{theirs}");
+        assert_eq!(error_code(&theirs), "NOT_FOUND", "{theirs}");
+        assert_eq!(theirs["errors"][0]["path"], json!(["order"]), "{theirs}");
+        stack
+    })
+    .await;
+}

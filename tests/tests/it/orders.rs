@@ -143,7 +143,8 @@ async fn checkout_charges_catalog_prices_and_reserves_stock() {
         );
         let grace = stack.login("grace@example.com").await;
         let theirs = stack.gql_as("orders", &grace, read, json!({ "id": id })).await;
-        assert_eq!(theirs, json!({ "data": { "order": null } }));
+        assert!(theirs["data"]["order"].is_null(), "{theirs}");
+        assert_eq!(error_code(&theirs), "NOT_FOUND", "{theirs}");
         let anonymous = stack.gql("orders", read, json!({ "id": id })).await;
         assert_eq!(error_code(&anonymous), "UNAUTHENTICATED", "{anonymous}");
 
