@@ -57,6 +57,9 @@ pub fn profile(env: Environment) -> Config {
         },
         subgraphs: SubgraphsConfig {
             timeout_ms: 4_000,
+            // Five failures in a row rest a subgraph for five seconds: the app's screens then
+            // get their other parts at once instead of waiting on it.
+            breaker_failures: 5,
             ..SubgraphsConfig::default()
         },
         limits: Limits {

@@ -4,7 +4,7 @@
 
 use tributary_gateway::config::{
     CacheConfig, CorsConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig,
-    ServerConfig, TelemetryConfig,
+    ServerConfig, SubgraphsConfig, TelemetryConfig,
 };
 use tributary_gateway::{Config, Environment};
 
@@ -66,6 +66,12 @@ pub fn profile(env: Environment) -> Config {
             } else {
                 Vec::new()
             },
+        },
+        // Five failures in a row rest a subgraph for five seconds: pages then get their other
+        // parts at once instead of waiting on it.
+        subgraphs: SubgraphsConfig {
+            breaker_failures: 5,
+            ..SubgraphsConfig::default()
         },
         limits: Limits::default(),
         cache: cache_hints(),

@@ -15,7 +15,9 @@ use crate::execute::Subgraphs;
 use crate::pipeline::{Pipeline, Version};
 use crate::request::{Request, Response};
 use crate::supergraph::{Supergraph, SupergraphError};
-use crate::transport::{HttpTransport, OriginLimits, SingleFlight, Transport, TransportError};
+use crate::transport::{
+    Breaker, HttpTransport, OriginLimits, SingleFlight, Transport, TransportError,
+};
 
 /// Why an engine could not be built or switched to a new supergraph.
 #[derive(Debug, thiserror::Error)]
@@ -191,6 +193,17 @@ fn build_version(
                     source,
                 })?,
             ),
+        };
+        // The breaker sits under single flight: a shared request that fails counts once.
+        let transport: Arc<dyn Transport> = if settings.breaker_failures > 0 {
+            Arc::new(Breaker::new(
+                transport,
+                name,
+                settings.breaker_failures,
+                settings.breaker_cooldown(),
+            ))
+        } else {
+            transport
         };
         let transport: Arc<dyn Transport> = if settings.dedupe {
             Arc::new(SingleFlight::new(transport))

@@ -59,6 +59,8 @@ pub enum Code {
     SubrequestTimeout,
     /// A subgraph's answer is not a GraphQL response.
     SubrequestMalformedResponse,
+    /// The subgraph failed repeatedly and is not called until its circuit's cooldown ends.
+    SubrequestCircuitOpen,
     /// The request's overall deadline passed; what arrived before it is answered.
     RequestDeadlineExceeded,
     /// The engine itself failed (the planner crashed, say); the request, not the process.
@@ -94,6 +96,7 @@ impl Code {
             Code::SubrequestHttpError => "SUBREQUEST_HTTP_ERROR",
             Code::SubrequestTimeout => "SUBREQUEST_TIMEOUT",
             Code::SubrequestMalformedResponse => "SUBREQUEST_MALFORMED_RESPONSE",
+            Code::SubrequestCircuitOpen => "SUBREQUEST_CIRCUIT_OPEN",
             Code::RequestDeadlineExceeded => "REQUEST_DEADLINE_EXCEEDED",
             Code::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
@@ -113,6 +116,7 @@ impl Code {
             Code::SubrequestHttpError
             | Code::SubrequestTimeout
             | Code::SubrequestMalformedResponse
+            | Code::SubrequestCircuitOpen
             | Code::RequestDeadlineExceeded => 200,
             Code::BadRequest
             | Code::BatchingNotEnabled
@@ -135,7 +139,7 @@ impl Code {
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 27] = [
+    pub const ALL: [Code; 28] = [
         Code::BadRequest,
         Code::Unauthenticated,
         Code::UnsupportedMediaType,
@@ -161,6 +165,7 @@ impl Code {
         Code::SubrequestHttpError,
         Code::SubrequestTimeout,
         Code::SubrequestMalformedResponse,
+        Code::SubrequestCircuitOpen,
         Code::RequestDeadlineExceeded,
         Code::InternalServerError,
     ];

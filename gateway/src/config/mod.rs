@@ -143,6 +143,12 @@ pub struct SubgraphsConfig {
     pub forward_headers: Vec<String>,
     /// Subgraph URLs replacing the ones the supergraph declares, by subgraph name.
     pub urls: HashMap<String, String>,
+    /// Failed requests in a row (no answer, timeout, HTTP 5xx) that open a subgraph's circuit:
+    /// its fields then fail at once with `SUBREQUEST_CIRCUIT_OPEN` instead of waiting. 0: no
+    /// circuit breaker.
+    pub breaker_failures: u32,
+    /// How long an open circuit rests before one request probes the subgraph, in milliseconds.
+    pub breaker_cooldown_ms: u64,
 }
 
 impl Default for SubgraphsConfig {
@@ -155,6 +161,8 @@ impl Default for SubgraphsConfig {
             max_concurrent_per_origin: 100,
             forward_headers: vec!["authorization".to_owned(), "x-request-id".to_owned()],
             urls: HashMap::new(),
+            breaker_failures: 0,
+            breaker_cooldown_ms: 5_000,
         }
     }
 }
@@ -167,6 +175,11 @@ impl ServerConfig {
 }
 
 impl SubgraphsConfig {
+    /// How long an open circuit rests.
+    pub fn breaker_cooldown(&self) -> Duration {
+        Duration::from_millis(self.breaker_cooldown_ms)
+    }
+
     /// The per-subgraph timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.timeout_ms)

@@ -312,6 +312,11 @@ impl<'a> Execution<'a> {
                 tracing::warn!(subgraph = service, "subgraph request timed out");
                 failure(service, Code::SubrequestTimeout, "the request timed out")
             }
+            TransportError::CircuitOpen => failure(
+                service,
+                Code::SubrequestCircuitOpen,
+                "the subgraph is unavailable: it failed repeatedly and is rested for a moment",
+            ),
             err => {
                 // The details (addresses included) go to the log, not to the client.
                 tracing::warn!(subgraph = service, error = %err, "subgraph request failed");

@@ -2,6 +2,7 @@
 //! subgraph) and an in-process one (an async-graphql executor called directly). This is the
 //! only module besides `http/` that names HTTP types: it knows the subgraphs' wire format.
 
+mod breaker;
 mod http;
 mod in_process;
 mod single_flight;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+pub use breaker::Breaker;
 pub use http::{HttpTransport, OriginLimits};
 pub use in_process::InProcessTransport;
 pub use single_flight::SingleFlight;
@@ -118,6 +120,9 @@ pub enum TransportError {
     /// An in-process subgraph failed to execute.
     #[error("the in-process subgraph failed: {0}")]
     InProcess(String),
+    /// The subgraph's circuit is open: it failed repeatedly and is not called for a while.
+    #[error("the subgraph's circuit is open")]
+    CircuitOpen,
 }
 
 /// Sends GraphQL requests to one subgraph.
@@ -139,6 +144,7 @@ impl Clone for TransportError {
             TransportError::Client(err) => TransportError::Unreachable(err.to_string()),
             TransportError::TooLarge => TransportError::TooLarge,
             TransportError::InProcess(reason) => TransportError::InProcess(reason.clone()),
+            TransportError::CircuitOpen => TransportError::CircuitOpen,
         }
     }
 }

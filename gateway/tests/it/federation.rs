@@ -925,3 +925,34 @@ async fn reload_swaps_the_supergraph_for_new_requests() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(health(&stack).await, before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_subgraph_rests_behind_an_open_circuit_and_recovers() {
+    let mut config = support::config();
+    config.subgraphs.breaker_failures = 2;
+    config.subgraphs.breaker_cooldown_ms = 300;
+    let stack = Stack::start_with(config, ALL).await;
+    stack.fault("authors", Fault::ServerError);
+    let query = "{ books { id author { name } } }";
+    let code = |answer: &Value| answer["errors"][0]["extensions"]["code"].clone();
+    for _ in 0..2 {
+        let answer = stack.query(query, json!({})).await;
+        assert_eq!(code(&answer), json!("SUBREQUEST_HTTP_ERROR"), "{answer}");
+    }
+    let asked = stack.requests()["authors"].clone();
+
+    // Open: the books answer, the authors' fields fail at once, and authors is not called.
+    let answer = stack.query(query, json!({})).await;
+    assert_eq!(code(&answer), json!("SUBREQUEST_CIRCUIT_OPEN"), "{answer}");
+    assert_eq!(answer["errors"][0]["extensions"]["serviceName"], "authors");
+    assert_eq!(answer["data"]["books"][0]["id"], "b1", "{answer}");
+    assert_eq!(stack.requests()["authors"], asked);
+
+    // After the cooldown one probe finds it healthy and the circuit closes.
+    stack.fault("authors", Fault::None);
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let answer = stack.query(query, json!({})).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+    let answer = stack.query(query, json!({})).await;
+    assert!(answer.get("errors").is_none(), "{answer}");
+}
