@@ -513,6 +513,7 @@ async fn graphql_get(
 /// A refusal the HTTP front makes itself (a malformed request): its code's status, whichever
 /// media type was asked for.
 fn refuse(media: MediaType, error: GraphqlError) -> HttpResponse {
+    crate::pipeline::count_refusal(error.code());
     let status = error.code().map_or(StatusCode::BAD_REQUEST, status_of);
     let mut http = (status, errors_body(&[error])).into_response();
     let headers = http.headers_mut();

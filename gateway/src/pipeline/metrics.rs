@@ -161,3 +161,14 @@ pub(crate) fn invalidations(engine: &str, tags: usize) {
     metrics::counter!("tributary_cache_invalidations_total", "engine" => label(engine))
         .increment(tags as u64);
 }
+
+/// Records a request refused with `code` before or instead of execution (a bad token, a body
+/// too large, a document that does not validate, ...). Codes are a closed set, so the series
+/// are bounded; refusals are counted per process, whichever front refused them.
+pub(crate) fn refusal(code: Option<crate::error::Code>) {
+    if handle().is_none() {
+        return;
+    }
+    let code = code.map_or("UNKNOWN", crate::error::Code::as_str);
+    metrics::counter!("tributary_refusals_total", "error_code" => code).increment(1);
+}

@@ -28,6 +28,11 @@ use crate::transport::Headers;
 
 pub use metrics::handle as metrics_handle;
 
+/// Counts a request the HTTP front refused with `code` before it reached the stages.
+pub fn count_refusal(code: Option<Code>) {
+    metrics::refusal(code);
+}
+
 /// What a request runs against: one supergraph version and its subgraph transports.
 pub struct Version {
     /// The supergraph.
@@ -131,11 +136,15 @@ impl Pipeline {
     pub async fn run(&self, version: &Version, mut request: Request) -> Response {
         let started = Instant::now();
         if let Err(error) = self.admission.authenticate(&mut request.caller).await {
+            metrics::refusal(error.code());
             return Response::refused(error);
         }
         match self.stages(version, &request, started).await {
             Ok(response) => response,
-            Err(Refusal(errors)) => Response::refused_with(errors),
+            Err(Refusal(errors)) => {
+                metrics::refusal(errors.first().and_then(GraphqlError::code));
+                Response::refused_with(errors)
+            }
         }
     }
 

@@ -687,6 +687,9 @@ async fn metrics_on_their_own_address_with_bounded_client_names() {
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
     }
+    // A refusal is counted by its code.
+    let refused = post(&stack, GRAPHQL_RESPONSE, json!({ "query": "{ nope" })).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     let scraped = stack.get(&format!("http://127.0.0.1:{port}/metrics")).await;
     let text = scraped.text().await.unwrap();
     let names: std::collections::BTreeSet<&str> = text
@@ -695,4 +698,9 @@ async fn metrics_on_their_own_address_with_bounded_client_names() {
         .filter_map(|line| line.split("client_name=\"").nth(1)?.split('"').next())
         .collect();
     assert_eq!(names, ["other", "shop-web"].into_iter().collect(), "{text}");
+    assert!(
+        text.lines().any(|line| line
+            .starts_with("tributary_refusals_total{error_code=\"GRAPHQL_PARSE_FAILED\"} 1")),
+        "{text}"
+    );
 }
