@@ -114,6 +114,16 @@ pub fn router(engine: Arc<Engine>) -> Router {
             RequestIds::default(),
         ))
         .layer(DefaultBodyLimit::max(config.server.max_body_bytes))
+        // Browsers take every answer as the type it declares, never a sniffed one.
+        .layer(axum::middleware::map_response(
+            |mut response: HttpResponse| async move {
+                response.headers_mut().insert(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                );
+                response
+            },
+        ))
         // A bug must cost one request a 500, never the connection or the process.
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(engine)
@@ -470,12 +480,24 @@ async fn graphql_get(
         param("documentId").is_some() || param("id").is_some() || param("extensions").is_some();
     let graphiql = &engine.config().graphiql;
     if wants_html && param("query").is_none() && !persisted && graphiql.enabled {
-        return Html(graphiql::page(
+        let mut page = Html(graphiql::page(
             "/graphql",
             &graphiql.title,
             &graphiql.examples,
         ))
         .into_response();
+        // The page may not be framed by another site (clickjacking) nor leak its URL onwards.
+        let headers = page.headers_mut();
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+        return page;
     }
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();

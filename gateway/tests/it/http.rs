@@ -473,6 +473,15 @@ async fn browsers_get_graphiql_without_a_query() {
         .unwrap()
         .to_owned();
     assert!(content_type.starts_with("text/html"), "{content_type}");
+    // Not to be framed elsewhere, nor sniffed as another type.
+    for (name, value) in [
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "frame-ancestors 'none'"),
+        ("referrer-policy", "no-referrer"),
+        ("x-content-type-options", "nosniff"),
+    ] {
+        assert_eq!(response.headers()[name], value, "{name}");
+    }
     let page = response.text().await.unwrap();
     assert!(page.contains("GraphiQL"), "{page}");
     assert!(page.contains(r#"url: "/graphql""#), "{page}");
