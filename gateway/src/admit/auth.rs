@@ -128,6 +128,14 @@ struct KeySet {
     by_id: HashMap<String, Key>,
     /// Keys without a `kid`, tried for tokens without one.
     unnamed: Vec<Key>,
+    /// When they were loaded; `None` before the first load.
+    loaded: Option<Instant>,
+}
+
+impl KeySet {
+    fn is_empty(&self) -> bool {
+        self.by_id.is_empty() && self.unnamed.is_empty()
+    }
 }
 
 /// Where the key set comes from.
@@ -141,7 +149,8 @@ struct Jwks {
     source: Source,
     client: reqwest::Client,
     keys: ArcSwap<KeySet>,
-    /// When the set was last fetched (or tried), if ever; refreshes wait behind this lock.
+    /// When the set was last fetched (or tried), if ever; refreshes wait behind this lock,
+    /// verifications with fresh keys never take it.
     fetched: tokio::sync::Mutex<Option<Instant>>,
     min_refresh: Duration,
     max_age: Duration,
@@ -182,7 +191,7 @@ impl Authenticator {
                     .build()
                     .map_err(AuthSetupError::Client)?;
                 Some(Jwks {
-                    fetched: tokio::sync::Mutex::new(initial.as_ref().map(|_| Instant::now())),
+                    fetched: tokio::sync::Mutex::new(initial.as_ref().and_then(|keys| keys.loaded)),
                     keys: ArcSwap::from_pointee(initial.unwrap_or_default()),
                     source,
                     client,
@@ -219,8 +228,7 @@ impl Authenticator {
 
     /// Verifies `token` and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
-        let algorithm = algorithm_of(token)?;
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        let (algorithm, kid) = header_of(token)?;
         let validation = self.validation(algorithm);
         let decoded = match algorithm.family() {
             jsonwebtoken::AlgorithmFamily::Hmac => {
@@ -233,7 +241,7 @@ impl Authenticator {
                 let Some(jwks) = &self.jwks else {
                     return Err(AuthError::Algorithm(format!("{algorithm:?}")));
                 };
-                jwks.verify(token, header.kid.as_deref(), algorithm, family, &validation)
+                jwks.verify(token, kid.as_deref(), algorithm, family, &validation)
                     .await?
             }
         };
@@ -268,7 +276,11 @@ impl Jwks {
         family: jsonwebtoken::AlgorithmFamily,
         validation: &Validation,
     ) -> Result<serde_json::Map<String, serde_json::Value>, AuthError> {
-        let stale = self.is_stale().await;
+        let stale = self
+            .keys
+            .load()
+            .loaded
+            .is_none_or(|at| at.elapsed() >= self.max_age);
         if stale {
             self.refresh().await;
         }
@@ -293,22 +305,13 @@ impl Jwks {
                 return Err(last);
             }
             if refreshed || !self.refresh().await {
-                return Err(
-                    if self.keys.load().by_id.is_empty() && keys.unnamed.is_empty() {
-                        AuthError::KeysUnavailable
-                    } else {
-                        AuthError::UnknownKey
-                    },
-                );
+                return Err(if self.keys.load().is_empty() {
+                    AuthError::KeysUnavailable
+                } else {
+                    AuthError::UnknownKey
+                });
             }
             refreshed = true;
-        }
-    }
-
-    async fn is_stale(&self) -> bool {
-        match *self.fetched.lock().await {
-            None => true,
-            Some(at) => at.elapsed() >= self.max_age,
         }
     }
 
@@ -374,9 +377,9 @@ fn bearer(authorization: &str) -> Result<&str, AuthError> {
     Ok(token)
 }
 
-/// The algorithm a token's header names, read before anything else so `none` and unknown
-/// algorithms get a message that says so.
-fn algorithm_of(token: &str) -> Result<Algorithm, AuthError> {
+/// The algorithm and key id a token's header names, read before anything else so `none` and
+/// unknown algorithms get a message that says so.
+fn header_of(token: &str) -> Result<(Algorithm, Option<String>), AuthError> {
     let mut parts = token.split('.');
     let (Some(header), Some(_), Some(_), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -391,8 +394,15 @@ fn algorithm_of(token: &str) -> Result<Algorithm, AuthError> {
     let Some(name) = header.get("alg").and_then(serde_json::Value::as_str) else {
         return Err(AuthError::Malformed);
     };
-    name.parse::<Algorithm>()
-        .map_err(|_| AuthError::Algorithm(name.chars().take(16).collect()))
+    let algorithm = name
+        .parse::<Algorithm>()
+        .map_err(|_| AuthError::Algorithm(name.chars().take(16).collect()))?;
+    let kid = match header.get("kid") {
+        None => None,
+        Some(serde_json::Value::String(kid)) => Some(kid.clone()),
+        Some(_) => return Err(AuthError::Malformed),
+    };
+    Ok((algorithm, kid))
 }
 
 fn decode(
@@ -411,9 +421,12 @@ fn decode(
             ErrorKind::MissingRequiredClaim(claim) | ErrorKind::InvalidClaimFormat(claim) => {
                 AuthError::Claim(claim.clone())
             }
-            ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
-                AuthError::Algorithm(format!("{:?}", validation.algorithms.first()))
-            }
+            ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => AuthError::Algorithm(
+                validation
+                    .algorithms
+                    .first()
+                    .map_or_else(String::new, |a| format!("{a:?}")),
+            ),
             _ => AuthError::Malformed,
         })
 }
@@ -494,9 +507,10 @@ fn key_set(bytes: &[u8], origin: &str) -> Result<KeySet, AuthSetupError> {
             None => keys.unnamed.push(key),
         }
     }
-    if keys.by_id.is_empty() && keys.unnamed.is_empty() {
+    if keys.is_empty() {
         return Err(failed("it holds no public signing key".to_owned()));
     }
+    keys.loaded = Some(Instant::now());
     Ok(keys)
 }
 
@@ -535,13 +549,13 @@ mod tests {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let none = format!("{}.{}.", b64(r#"{"alg":"none"}"#), b64(r#"{"sub":"1"}"#));
         assert_eq!(
-            algorithm_of(&none),
+            header_of(&none),
             Err(AuthError::Algorithm("none".to_owned()))
         );
-        let hs = format!("{}.{}.sig", b64(r#"{"alg":"HS256"}"#), b64("{}"));
-        assert_eq!(algorithm_of(&hs), Ok(Algorithm::HS256));
-        assert_eq!(algorithm_of("a.b"), Err(AuthError::Malformed));
-        assert_eq!(algorithm_of("!!.b.c"), Err(AuthError::Malformed));
+        let hs = format!("{}.{}.sig", b64(r#"{"alg":"HS256","kid":"k"}"#), b64("{}"));
+        assert_eq!(header_of(&hs), Ok((Algorithm::HS256, Some("k".to_owned()))));
+        assert_eq!(header_of("a.b"), Err(AuthError::Malformed));
+        assert_eq!(header_of("!!.b.c"), Err(AuthError::Malformed));
     }
 
     #[test]

@@ -695,26 +695,15 @@ impl<'a> Execution<'a> {
                 Cow::Owned(results)
             }
         };
-        let mut results = match results {
-            Cow::Owned(Value::Array(results)) => results,
-            Cow::Borrowed(Value::Array(shared)) => {
-                let mut data = super::lock(&self.data);
-                for slot in &batch.slots {
-                    let Some(result) = shared.get(slot.representation) else {
-                        continue;
-                    };
-                    if result.is_null() {
-                        continue;
-                    }
-                    if let Some(target) = navigate(&mut data, batch.trail(slot)) {
-                        deep_merge_copy(target, result, api);
-                    }
-                }
-                return;
-            }
+        // This request's own results are moved into their last place; a shared answer's are
+        // only ever copied.
+        let (mut own, shared) = match results {
+            Cow::Owned(Value::Array(items)) => (items, None),
+            Cow::Borrowed(Value::Array(items)) => (Vec::new(), Some(items)),
             _ => return,
         };
-        let mut uses_left = vec![0u32; results.len()];
+        let count = shared.map_or(own.len(), Vec::len);
+        let mut uses_left = vec![0u32; count];
         for slot in &batch.slots {
             if let Some(uses) = uses_left.get_mut(slot.representation) {
                 *uses += 1;
@@ -723,20 +712,19 @@ impl<'a> Execution<'a> {
         let mut data = super::lock(&self.data);
         for slot in &batch.slots {
             let index = slot.representation;
-            let Some(result) = results.get_mut(index) else {
+            let Some(uses) = uses_left.get_mut(index) else {
                 continue;
             };
-            if result.is_null() {
+            *uses -= 1;
+            let last = *uses == 0;
+            let Some(target) = navigate(&mut data, batch.trail(slot)) else {
                 continue;
-            }
-            uses_left[index] -= 1;
-            let result = if uses_left[index] == 0 {
-                result.take()
-            } else {
-                result.clone()
             };
-            if let Some(target) = navigate(&mut data, batch.trail(slot)) {
-                deep_merge(target, result, api);
+            match (shared, own.get_mut(index)) {
+                (Some(items), _) => deep_merge_copy(target, &items[index], api),
+                (None, Some(result)) if last => deep_merge(target, result.take(), api),
+                (None, Some(result)) => deep_merge_copy(target, result, api),
+                (None, None) => {}
             }
         }
     }

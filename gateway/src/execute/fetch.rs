@@ -47,18 +47,6 @@ enum Reading {
 }
 
 impl Answer {
-    fn body(&self) -> &SubgraphBody {
-        match &self.body {
-            Reading::Own(body) => body,
-            Reading::Shared(body) => body,
-        }
-    }
-
-    /// Whether the subgraph reported no error.
-    pub(super) fn is_clean(&self) -> bool {
-        self.body().errors.as_ref().is_none_or(Vec::is_empty)
-    }
-
     /// The subgraph's errors (copied from a shared answer).
     pub(super) fn take_errors(&mut self) -> Vec<serde_json::Value> {
         match &mut self.body {
@@ -211,9 +199,9 @@ impl<'a> Execution<'a> {
         let Some(mut answer) = self.call(service, body, left_null).await else {
             return;
         };
-        let clean = answer.is_clean();
         let hint = answer.hint;
         let errors = answer.take_errors();
+        let clean = errors.is_empty();
         self.errors(errors.into_iter().map(|e| with_service(e, service, None)));
         let Some(data) = answer.take_data().filter(|data| data.as_object().is_some()) else {
             return;

@@ -434,17 +434,18 @@ impl Members {
 
 /// The caller as its credentials name it: the `Authorization` header, else the cookies.
 fn caller_of(headers: &HeaderMap) -> Caller {
-    let credentials = [header::AUTHORIZATION, header::COOKIE]
-        .iter()
-        .find_map(|name| headers.get(name))
-        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-    let mut caller = match credentials {
-        Some(credentials) => Caller::with_credentials(&credentials),
+    let text = |name| {
+        headers
+            .get(name)
+            .map(|value: &HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned())
+    };
+    let authorization = text(header::AUTHORIZATION);
+    let cookie = text(header::COOKIE);
+    let mut caller = match authorization.as_deref().or(cookie.as_deref()) {
+        Some(credentials) => Caller::with_credentials(credentials),
         None => Caller::anonymous(),
     };
-    caller.authorization = headers
-        .get(header::AUTHORIZATION)
-        .map(|value| Secret::new(String::from_utf8_lossy(value.as_bytes())));
+    caller.authorization = authorization.map(Secret::new);
     caller
 }
 

@@ -548,11 +548,11 @@ impl Pipeline {
 
     /// The client as metric labels name it: itself when its name is a configured client name
     /// (or none is configured), else `other`, so callers cannot invent series.
-    fn metric_client(&self, client: &ClientInfo) -> ClientInfo {
+    fn metric_client<'c>(&self, client: &'c ClientInfo) -> std::borrow::Cow<'c, ClientInfo> {
         if self.client_names.is_empty() || self.client_names.contains(&client.name) {
-            return client.clone();
+            return std::borrow::Cow::Borrowed(client);
         }
-        ClientInfo::new(Some("other"), Some("other"))
+        std::borrow::Cow::Owned(ClientInfo::new(Some("other"), Some("other")))
     }
 
     /// Whether this is the first time `client` is seen running `prepared`.
