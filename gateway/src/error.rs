@@ -63,6 +63,13 @@ pub enum Code {
     SubrequestCircuitOpen,
     /// The request's overall deadline passed; what arrived before it is answered.
     RequestDeadlineExceeded,
+    /// A field or type the caller may not see (`@authenticated`, `@requiresScopes`,
+    /// `@policy`); it answers null and the rest of the operation runs.
+    UnauthorizedFieldOrType,
+    /// The client or user spent its request budget; retry after `Retry-After` seconds.
+    RateLimited,
+    /// The operation's estimated cost is over the endpoint's maximum.
+    CostEstimatedTooExpensive,
     /// The engine itself failed (the planner crashed, say); the request, not the process.
     InternalServerError,
 }
@@ -98,6 +105,9 @@ impl Code {
             Code::SubrequestMalformedResponse => "SUBREQUEST_MALFORMED_RESPONSE",
             Code::SubrequestCircuitOpen => "SUBREQUEST_CIRCUIT_OPEN",
             Code::RequestDeadlineExceeded => "REQUEST_DEADLINE_EXCEEDED",
+            Code::UnauthorizedFieldOrType => "UNAUTHORIZED_FIELD_OR_TYPE",
+            Code::RateLimited => "RATE_LIMITED",
+            Code::CostEstimatedTooExpensive => "COST_ESTIMATED_TOO_EXPENSIVE",
             Code::InternalServerError => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -113,11 +123,13 @@ impl Code {
             Code::NotAcceptable => 406,
             Code::MethodNotAllowed => 405,
             Code::InternalServerError => 500,
+            Code::RateLimited => 429,
             Code::SubrequestHttpError
             | Code::SubrequestTimeout
             | Code::SubrequestMalformedResponse
             | Code::SubrequestCircuitOpen
-            | Code::RequestDeadlineExceeded => 200,
+            | Code::RequestDeadlineExceeded
+            | Code::UnauthorizedFieldOrType => 200,
             Code::BadRequest
             | Code::BatchingNotEnabled
             | Code::BatchLimitExceeded
@@ -134,12 +146,13 @@ impl Code {
             | Code::MaxFieldsExceeded
             | Code::MaxAliasesExceeded
             | Code::MaxRootFieldsExceeded
-            | Code::QueryPlanningFailed => 400,
+            | Code::QueryPlanningFailed
+            | Code::CostEstimatedTooExpensive => 400,
         }
     }
 
     /// Every code, for documentation and tests.
-    pub const ALL: [Code; 28] = [
+    pub const ALL: [Code; 31] = [
         Code::BadRequest,
         Code::Unauthenticated,
         Code::UnsupportedMediaType,
@@ -167,6 +180,9 @@ impl Code {
         Code::SubrequestMalformedResponse,
         Code::SubrequestCircuitOpen,
         Code::RequestDeadlineExceeded,
+        Code::UnauthorizedFieldOrType,
+        Code::RateLimited,
+        Code::CostEstimatedTooExpensive,
         Code::InternalServerError,
     ];
 }
@@ -253,6 +269,12 @@ impl GraphqlError {
             path: Some(path),
             extensions: Map::new(),
         }
+    }
+
+    /// The same error at response `path`.
+    pub fn with_path(mut self, path: Vec<PathSegment>) -> GraphqlError {
+        self.path = Some(path);
+        self
     }
 
     /// With these document locations.

@@ -40,6 +40,30 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Verifying callers' tokens at the engine.
     pub auth: AuthConfig,
+    /// Enforcing the supergraph's `@authenticated`, `@requiresScopes` and `@policy`.
+    pub authorization: AuthorizationConfig,
+}
+
+/// `[authorization]`: the supergraph's access directives, checked against the verified caller
+/// before planning. `@authenticated` and `@requiresScopes` need nothing configured; each
+/// `@policy` name is defined here.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthorizationConfig {
+    /// Named policies for `@policy(policies: ...)`; a policy the supergraph names but this
+    /// table does not define is never satisfied.
+    pub policies: HashMap<String, PolicyRule>,
+}
+
+/// One `@policy` name: satisfied when the token's claim `claim` is, or contains (when it is
+/// a list), one of `values`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyRule {
+    /// The claim read from the verified token (`role`, `org`, ...).
+    pub claim: String,
+    /// The accepted values; a string claim must equal one, a list claim must contain one.
+    pub values: Vec<String>,
 }
 
 /// `[auth]`: callers' bearer tokens verified once at the engine, before planning.

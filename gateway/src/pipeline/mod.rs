@@ -460,7 +460,14 @@ impl Pipeline {
             )
             .into());
         }
-        Ok(prepared)
+        self.preparer
+            .authorize(
+                version.supergraph.clone(),
+                prepared,
+                request.caller.claims.as_deref(),
+            )
+            .await
+            .map_err(|err| Refusal(err.into_errors()))
     }
 
     /// Coerces the request's variables and checks its page sizes.

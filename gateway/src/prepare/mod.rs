@@ -4,7 +4,9 @@
 //! client's variables are then coerced against the prepared operation (`variables.rs`) and
 //! its page-size arguments checked (`page_size`).
 //!
-//! Directive-based authorization (`authorization.rs`) prunes here once it lands.
+//! Directive-based authorization (`authorization.rs`) then checks the caller against the
+//! operation's guarded fields: when it denies some, the operation is pruned and planned again
+//! (cached per set of denials) and the denied fields answer null with an error.
 
 pub mod analysis;
 pub mod authorization;
@@ -48,6 +50,20 @@ pub struct Prepared {
     /// The size of the last response written for it, so the next one's buffer is allocated
     /// once at about the right size instead of doubling its way there.
     pub response_size: std::sync::atomic::AtomicUsize,
+    /// The field selections an access rule covers (empty when the supergraph has none).
+    pub guards: Vec<authorization::Guard>,
+    /// What the caller was denied, when this is a pruned copy made for a caller.
+    pub denied: Denied,
+}
+
+/// The fields of a prepared operation its caller may not read.
+#[derive(Debug, Default)]
+pub struct Denied {
+    /// The addresses of the denied selections in `Prepared::operation`: the response writer
+    /// answers null for them. Stable, since a prepared operation is never changed.
+    pub fields: rustc_hash::FxHashSet<usize>,
+    /// One `UNAUTHORIZED_FIELD_OR_TYPE` error per denied field.
+    pub errors: Vec<GraphqlError>,
 }
 
 /// Why an operation could not be prepared; each variant has a stable `extensions.code`.
@@ -135,6 +151,7 @@ impl PrepareError {
 /// Prepares operations and remembers the results.
 pub struct Preparer {
     rules: Arc<Rules>,
+    policies: authorization::Policies,
     cache: moka::sync::Cache<u64, Arc<Prepared>>,
     /// Planning is CPU work of up to seconds: it runs on blocking threads, at most one per
     /// core at a time, so hostile documents cannot starve the request workers.
@@ -164,6 +181,7 @@ impl Preparer {
                 page_arguments: config.limits.page_size_arguments.clone(),
                 validation: default_rules_validation_plan(),
             }),
+            policies: authorization::Policies::new(&config.authorization),
             cache: moka::sync::Cache::builder().max_capacity(capacity).build(),
             permits: Arc::new(tokio::sync::Semaphore::new(cores)),
         }
@@ -198,6 +216,77 @@ impl Preparer {
         let prepared = Arc::new(prepared);
         self.cache.insert(key, prepared.clone());
         Ok(prepared)
+    }
+
+    /// The operation as `claims` may run it: `prepared` itself when the caller passes every
+    /// guard, else a copy planned without the denied fields (cached per set of denials) that
+    /// answers them null with an error each.
+    pub async fn authorize(
+        &self,
+        supergraph: Arc<Supergraph>,
+        prepared: Arc<Prepared>,
+        claims: Option<&crate::request::Claims>,
+    ) -> Result<Arc<Prepared>, PrepareError> {
+        if prepared.guards.is_empty() {
+            return Ok(prepared);
+        }
+        let denied = self.policies.denied(&prepared.guards, claims);
+        if denied.is_empty() {
+            return Ok(prepared);
+        }
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        hasher.update(&prepared.key.to_le_bytes());
+        hasher.update(b"denied");
+        for index in &denied {
+            hasher.update(&index.to_le_bytes());
+        }
+        let key = hasher.digest();
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
+        }
+        let crashed = || PrepareError::Plan(PlanError::Crashed);
+        let _permit = self.permits.acquire().await.map_err(|_| crashed())?;
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(hit);
+        }
+        let pruned = tokio::task::spawn_blocking(move || {
+            let operation = authorization::prune(&prepared.operation, &prepared.guards, &denied);
+            let plan = if operation.selection_set.items.is_empty() {
+                // Every root field is denied: nothing is fetched at all.
+                QueryPlan {
+                    kind: "QueryPlan",
+                    node: None,
+                }
+            } else {
+                supergraph
+                    .planner()
+                    .plan_without_introspection(&operation)?
+            };
+            let mut copy = Prepared {
+                operation_type: prepared.operation_type,
+                operation: prepared.operation.clone(),
+                variables: prepared.variables.clone(),
+                plan,
+                name: prepared.name.clone(),
+                analysis: prepared.analysis.clone(),
+                key,
+                response_size: std::sync::atomic::AtomicUsize::new(0),
+                guards: Vec::new(),
+                denied: Denied::default(),
+            };
+            copy.denied = Denied {
+                fields: authorization::denied_fields(&copy.operation, &prepared.guards, &denied)
+                    .into_iter()
+                    .collect(),
+                errors: authorization::errors(&prepared.guards, &denied),
+            };
+            Ok::<_, PrepareError>(copy)
+        })
+        .await
+        .map_err(|_| crashed())??;
+        let pruned = Arc::new(pruned);
+        self.cache.insert(key, pruned.clone());
+        Ok(pruned)
     }
 
     /// How many prepared operations are cached (for metrics and tests).
@@ -257,7 +346,11 @@ impl Rules {
             &self.hints,
             &self.page_arguments,
         );
+        let guards =
+            authorization::guards(api, supergraph.access(), root, &operation.selection_set);
         Ok(Prepared {
+            guards,
+            denied: Denied::default(),
             key: cache_key(supergraph.version(), text, operation_name),
             operation_type,
             operation,

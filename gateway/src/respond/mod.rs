@@ -72,6 +72,11 @@ struct Writer<'a> {
     groups: FxHashMap<u64, Vec<Memo<'a>>>,
     /// The entities written so far, when the caller asked for them.
     tags: Option<FxHashSet<Tag>>,
+    /// The field selections the caller may not read (see `Denied`).
+    denied: &'a FxHashSet<usize>,
+    /// Set while a null from a denied non-null field propagates up: its authorization error
+    /// explains it, so no "cannot return null" error is added on the way.
+    denied_null: bool,
 }
 
 /// A written response.
@@ -112,6 +117,8 @@ pub fn write_response(
         path: Vec::with_capacity(16),
         groups: FxHashMap::default(),
         tags: collect_tags.then(FxHashSet::default),
+        denied: &prepared.denied.fields,
+        denied_null: false,
     };
     writer.out.extend_from_slice(b"{\"data\":");
     let empty = Object::default();
@@ -130,11 +137,16 @@ pub fn write_response(
         tags,
         ..
     } = writer;
-    let has_errors = !outcome.errors.is_empty() || !errors.is_empty();
+    let denied = &prepared.denied.errors;
+    let has_errors = !outcome.errors.is_empty() || !errors.is_empty() || !denied.is_empty();
     if has_errors {
         out.extend_from_slice(b",\"errors\":");
         let prior = for_the_client(&outcome.errors, &prepared.operation.selection_set);
-        let all: Vec<&GraphqlError> = prior.iter().chain(errors.iter()).collect();
+        let all: Vec<&GraphqlError> = denied
+            .iter()
+            .chain(prior.iter())
+            .chain(errors.iter())
+            .collect();
         let _ = serde_json::to_writer(&mut out, &all);
     }
     out.push(b'}');
@@ -200,6 +212,19 @@ impl<'a> Writer<'a> {
             self.out.extend_from_slice(b"null");
             return Ok(());
         };
+        if !self.denied.is_empty()
+            && group
+                .fields
+                .iter()
+                .all(|field| self.denied.contains(&(std::ptr::from_ref(*field) as usize)))
+        {
+            if matches!(definition.field_type, Type::NonNullType(_)) {
+                self.denied_null = true;
+                return Err(Null);
+            }
+            self.out.extend_from_slice(b"null");
+            return Ok(());
+        }
         let value = object.get(group.key);
         let context = Context {
             parent: type_name,
@@ -243,6 +268,8 @@ impl<'a> Writer<'a> {
             path: self.path.clone(),
             groups: FxHashMap::default(),
             tags: None,
+            denied: self.denied,
+            denied_null: false,
         };
         let result = sub.write_typed(Some(&value), &ty, &sets, context);
         self.out = sub.out;
@@ -279,6 +306,7 @@ impl<'a> Writer<'a> {
                 if self.write_unwrapped(value, other, sets, context).is_err() {
                     self.out.truncate(mark);
                     self.out.extend_from_slice(b"null");
+                    self.denied_null = false;
                 }
                 Ok(())
             }
@@ -476,6 +504,9 @@ impl<'a> Writer<'a> {
 
     /// Records "cannot return null" unless an error already explains this null.
     fn null_error(&mut self, context: Context<'_>) {
+        if self.denied_null {
+            return;
+        }
         let path = self.current_path();
         let explained =
             self.prior

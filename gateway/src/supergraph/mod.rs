@@ -4,6 +4,7 @@
 //! The planner adapter lives here, not in `prepare/`: building the planner is what loading a
 //! supergraph means (the API schema comes out of it), and `prepare/` only calls it.
 
+pub mod access;
 pub mod api;
 pub mod introspection;
 pub mod planner;
@@ -73,6 +74,11 @@ impl Supergraph {
     /// The client-facing schema: types, fields and arguments clients may use.
     pub fn api(&self) -> &ApiSchema {
         &self.api
+    }
+
+    /// The access rules the supergraph declares on its fields and types.
+    pub fn access(&self) -> &access::Access {
+        self.planner.access()
     }
 
     /// The URL of each subgraph, by name, as the supergraph declares it.

@@ -56,6 +56,7 @@ pub enum PlanError {
 pub struct Planner {
     inner: Inner,
     entity_keys: HashMap<String, Box<[Box<str>]>>,
+    access: super::access::Access,
 }
 
 /// How long planning one operation may take before it is abandoned.
@@ -76,8 +77,13 @@ impl Planner {
             Inner::new_from_supergraph(&document, QueryPlannerOptions::default())
         }));
         let entity_keys = entity_keys(&document);
+        let access = super::access::Access::read(&document);
         match built {
-            Ok(Ok(inner)) => Ok(Planner { inner, entity_keys }),
+            Ok(Ok(inner)) => Ok(Planner {
+                inner,
+                entity_keys,
+                access,
+            }),
             Ok(Err(err)) => Err(SupergraphError::Invalid(err.to_string())),
             Err(_) => Err(SupergraphError::Invalid(
                 "the planner could not read it".to_owned(),
@@ -95,6 +101,11 @@ impl Planner {
     /// by type name: what identifies an entity in cache tags.
     pub fn entity_keys(&self) -> &HashMap<String, Box<[Box<str>]>> {
         &self.entity_keys
+    }
+
+    /// The access rules (`@authenticated`, `@requiresScopes`, `@policy`) the supergraph applies.
+    pub fn access(&self) -> &super::access::Access {
+        &self.access
     }
 
     /// Subgraph name → URL, as declared by `join__Graph`.

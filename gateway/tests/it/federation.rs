@@ -368,7 +368,8 @@ async fn inaccessible_fields_are_hidden_and_refused() {
     assert_eq!(
         body,
         json!({ "data": { "__type": { "fields": [
-            { "name": "id" }, { "name": "name" }, { "name": "born" }, { "name": "books" },
+            { "name": "id" }, { "name": "name" }, { "name": "born" }, { "name": "email" },
+            { "name": "royalties" }, { "name": "books" },
         ] } } })
     );
 

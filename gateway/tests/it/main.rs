@@ -1,6 +1,7 @@
 //! Integration tests of the engine: real test subgraphs on loopback, the router over HTTP.
 
 mod auth;
+mod authorization;
 mod config;
 mod federation;
 mod http;

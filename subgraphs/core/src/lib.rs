@@ -12,8 +12,10 @@
 //! - [`error`]: [`Code`], [`error()`], [`ResultExt`].
 //! - [`input`]: checks on client input, each failing with `BAD_USER_INPUT`.
 //! - [`reference`]: answers for entity representations missing a field.
+//! - [`access`]: the `@authenticated` and `@policy` directives.
 //! - [`harden`], [`federation_sdl`], [`loader`]: schema settings, SDL and DataLoader wiring.
 
+pub mod access;
 pub mod error;
 pub mod hygiene;
 pub mod input;
@@ -37,17 +39,20 @@ pub fn harden<Q, M, S>(
         .extension(hygiene::InputHygiene)
 }
 
-/// Renders the Federation v2 SDL of a schema the way `_service { sdl }` returns it.
+/// Renders the Federation v2 SDL of a schema for composition: async-graphql's rendering,
+/// linking federation v2.6 with `@authenticated` and `@policy` imported (see [`access`]).
 pub fn federation_sdl<Q, M, S>(schema: &async_graphql::Schema<Q, M, S>) -> String
 where
     Q: async_graphql::ObjectType + 'static,
     M: async_graphql::ObjectType + 'static,
     S: async_graphql::SubscriptionType + 'static,
 {
-    schema.sdl_with_options(
-        async_graphql::SDLExportOptions::new()
-            .federation()
-            .compose_directive(),
+    access::link_access_directives(
+        &schema.sdl_with_options(
+            async_graphql::SDLExportOptions::new()
+                .federation()
+                .compose_directive(),
+        ),
     )
 }
 

@@ -21,6 +21,12 @@ pub(crate) struct Author {
     /// An internal note, never part of the client-facing schema.
     #[graphql(inaccessible)]
     secret: String,
+    /// How to reach the author: for callers with the `staff` scope.
+    #[graphql(requires_scopes = "staff")]
+    email: Option<String>,
+    /// Royalties owed in cents: for callers the `finance` policy admits.
+    #[graphql(directive = subgraph_core::access::policy::apply(vec![vec!["finance".to_owned()]]))]
+    royalties: i32,
 }
 
 impl From<&AuthorRow> for Author {
@@ -30,6 +36,8 @@ impl From<&AuthorRow> for Author {
             name: row.name.to_owned(),
             born: row.born,
             secret: format!("secret of {}", row.id),
+            email: Some(format!("{}@authors.example", row.id)),
+            royalties: row.born,
         }
     }
 }

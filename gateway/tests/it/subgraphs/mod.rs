@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_graphql::{Executor, ObjectType, SDLExportOptions, Schema, SubscriptionType};
+use async_graphql::{Executor, ObjectType, Schema, SubscriptionType};
 use axum::body::Bytes;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -123,7 +123,7 @@ where
     M: ObjectType + 'static,
     S: SubscriptionType + 'static,
 {
-    let sdl = schema.sdl_with_options(SDLExportOptions::new().federation().compose_directive());
+    let sdl = subgraph_core::federation_sdl(&schema);
     let recorder = Recorder::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/graphql", listener.local_addr().unwrap());
