@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 
 use crate::admit::auth::{AuthSetupError, Authenticator};
 use crate::admit::persisted::{Manifest, ManifestError};
+use crate::admit::rate_limit::RateLimits;
 use crate::cache::Caches;
 use crate::config::Config;
 use crate::execute::Subgraphs;
@@ -36,6 +37,9 @@ pub enum EngineError {
         /// What failed.
         source: TransportError,
     },
+    /// The rate limit settings are unusable.
+    #[error(transparent)]
+    RateLimit(#[from] crate::admit::rate_limit::RateLimitSetupError),
     /// The token verification settings are unusable.
     #[error(transparent)]
     Auth(#[from] AuthSetupError),
@@ -60,6 +64,7 @@ pub struct Engine {
     local: HashMap<String, Arc<dyn Transport>>,
     caches: Arc<Caches>,
     auth: Option<Arc<Authenticator>>,
+    limits: Option<Arc<RateLimits>>,
 }
 
 impl Engine {
@@ -77,13 +82,21 @@ impl Engine {
         let version = build_version(supergraph, &config, &local)?;
         let caches = Arc::new(Caches::new(&config.cache, &config.server.name)?);
         let auth = Authenticator::new(&config.auth)?.map(Arc::new);
+        let limits = RateLimits::new(&config)?;
         Ok(Engine {
             current: ArcSwap::from_pointee(version),
-            pipeline: Pipeline::new(&config, manifest, caches.clone(), auth.clone()),
+            pipeline: Pipeline::new(
+                &config,
+                manifest,
+                caches.clone(),
+                auth.clone(),
+                limits.clone(),
+            ),
             config,
             local,
             caches,
             auth,
+            limits,
         })
     }
 
@@ -95,6 +108,7 @@ impl Engine {
             Some(manifest),
             self.caches.clone(),
             self.auth.clone(),
+            self.limits.clone(),
         );
         self
     }

@@ -28,6 +28,10 @@ pub struct Request {
     /// Request metadata to pass on to subgraphs, by name (lower case) and value, already
     /// filtered by the forwarding rules.
     pub forward: Vec<(String, String)>,
+    /// The address of the connection's peer, when the carrier knows it.
+    pub peer: Option<std::net::IpAddr>,
+    /// The value of the configured client-address header (`[rate_limit] client_ip_header`).
+    pub forwarded_for: Option<String>,
 }
 
 impl Request {
@@ -239,6 +243,8 @@ pub struct Response {
     pub fetches: usize,
     /// What the response cache did, when the engine has one.
     pub cache_status: Option<CacheStatus>,
+    /// Seconds the client should wait before retrying (`Retry-After`), on a rate-limit refusal.
+    pub retry_after: Option<u64>,
 }
 
 impl Response {
@@ -259,6 +265,7 @@ impl Response {
             cache: CachePolicy::NoStore,
             fetches: 0,
             cache_status: None,
+            retry_after: None,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Admission: everything that decides whether a request may go on before its document is
 //! parsed: body and batch sizes, the persisted document or APQ hash it names, the safelist,
-//! the caller's token (`auth.rs`). Rate limits (`rate_limit.rs`) join here.
+//! the caller's token (`auth.rs`), the client's and user's request budgets (`rate_limit.rs`).
 
 pub mod auth;
 pub mod persisted;
@@ -13,6 +13,7 @@ use crate::error::{Code, GraphqlError};
 use crate::request::{Caller, Request};
 use auth::Authenticator;
 use persisted::{Manifest, Persisted, Registration};
+use rate_limit::{Limited, RateLimits};
 
 /// A request that may go on: the document it runs and what to remember once it prepares.
 pub struct Admitted {
@@ -26,21 +27,25 @@ pub struct Admitted {
 pub struct Admission {
     persisted: Persisted,
     auth: Option<Arc<Authenticator>>,
+    limits: Option<Arc<RateLimits>>,
     max_batch: usize,
     max_body_bytes: usize,
 }
 
 impl Admission {
     /// Rules from the configuration, with the persisted operations of `manifest` and the
-    /// token verifier `auth` (none when tokens are not verified at the engine).
+    /// token verifier `auth` (none when tokens are not verified at the engine) and the rate
+    /// `limits` (none when no budget is set).
     pub fn new(
         config: &Config,
         manifest: Option<Manifest>,
         auth: Option<Arc<Authenticator>>,
+        limits: Option<Arc<RateLimits>>,
     ) -> Admission {
         Admission {
             persisted: Persisted::new(&config.persisted, manifest),
             auth,
+            limits,
             max_batch: config.server.max_batch,
             max_body_bytes: config.server.max_body_bytes,
         }
@@ -56,6 +61,14 @@ impl Admission {
             tracing::debug!(error = %err, "token refused");
             err.to_graphql()
         })
+    }
+
+    /// Counts the request against its client's and user's budgets.
+    pub async fn limit(&self, request: &Request) -> Result<(), Limited> {
+        match &self.limits {
+            Some(limits) => limits.check(request).await,
+            None => Ok(()),
+        }
     }
 
     /// Admits one request: finds its document and enforces the safelist.

@@ -42,6 +42,61 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Enforcing the supergraph's `@authenticated`, `@requiresScopes` and `@policy`.
     pub authorization: AuthorizationConfig,
+    /// Request budgets per client and per user.
+    pub rate_limit: RateLimitConfig,
+}
+
+/// `[rate_limit]`: token buckets counted before a request's document is parsed. Without
+/// `redis_url` each replica keeps its own buckets in memory; with it every replica of the
+/// same `[server] name` spends one shared budget.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// The budget of each client: its `apollographql-client-name` when that is one of
+    /// `[telemetry] client_names` (any name when that list is empty), else its IP address.
+    pub per_client: Option<Bucket>,
+    /// The budget of each verified user (token issuer and subject), on top of its client's.
+    pub per_user: Option<Bucket>,
+    /// Redis holding the buckets every replica shares.
+    pub redis_url: Option<String>,
+    /// The prefix of the bucket keys in Redis (the engine's name follows it).
+    pub redis_prefix: String,
+    /// How long a Redis call may take before the request is let through uncounted.
+    pub redis_timeout_ms: u64,
+    /// A header naming the client's address, set by a proxy in front (`x-forwarded-for`:
+    /// its last address is used). Unset, the connection's peer address is.
+    pub client_ip_header: Option<String>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        RateLimitConfig {
+            per_client: None,
+            per_user: None,
+            redis_url: None,
+            redis_prefix: "tributary:rate".to_owned(),
+            redis_timeout_ms: 250,
+            client_ip_header: None,
+        }
+    }
+}
+
+/// A token bucket: `requests` per `per_seconds` on average, up to `burst` at once.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Bucket {
+    /// Requests allowed per `per_seconds`, refilled evenly.
+    pub requests: u32,
+    /// The period `requests` are spread over, in seconds.
+    #[serde(default = "one")]
+    pub per_seconds: u32,
+    /// The most requests allowed at once after a quiet spell (defaults to `requests`).
+    #[serde(default)]
+    pub burst: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
 }
 
 /// `[authorization]`: the supergraph's access directives, checked against the verified caller

@@ -48,9 +48,13 @@ pub fn serve(
         listener,
         shutdown,
         move |listener, shutdown| {
-            axum::serve(listener, app.clone())
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .into_future()
+            axum::serve(
+                listener,
+                app.clone()
+                    .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .into_future()
         },
     ))
 }
@@ -202,6 +206,7 @@ fn negotiate(headers: &HeaderMap) -> Option<MediaType> {
 
 async fn graphql_post(
     State(engine): State<Arc<Engine>>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> HttpResponse {
@@ -237,10 +242,10 @@ async fn graphql_post(
         }
     };
     if let Value::Array(items) = value {
-        return batch(&engine, media, items, &headers).await;
+        return batch(&engine, media, items, &headers, peer).await;
     }
     let request = match Members::from_object(value)
-        .and_then(|members| members.into_request(&engine, &headers, false))
+        .and_then(|members| members.into_request(&engine, &headers, false, peer))
     {
         Ok(request) => request,
         Err(error) => return refuse(media, error),
@@ -327,13 +332,14 @@ async fn batch(
     media: MediaType,
     items: Vec<Value>,
     headers: &HeaderMap,
+    peer: Option<std::net::IpAddr>,
 ) -> HttpResponse {
     if let Err(error) = engine.pipeline().admission().batch(items.len()) {
         return refuse(media, error);
     }
     let runs = items.into_iter().map(|item| async move {
         match Members::from_object(item)
-            .and_then(|members| members.into_request(engine, headers, false))
+            .and_then(|members| members.into_request(engine, headers, false, peer))
         {
             Ok(request) => engine.run(request).await,
             Err(error) => Response::refused(error),
@@ -397,6 +403,7 @@ impl Members {
         engine: &Engine,
         headers: &HeaderMap,
         read_only: bool,
+        peer: Option<std::net::IpAddr>,
     ) -> Result<Request, GraphqlError> {
         let string = |value: Option<Value>, name: &str| match value {
             None | Some(Value::Null) => Ok(None),
@@ -428,6 +435,14 @@ impl Members {
             caller: caller_of(headers),
             capabilities: Capabilities { read_only },
             forward: forwarded(&engine.config().subgraphs.forward_headers, headers),
+            peer,
+            forwarded_for: engine
+                .config()
+                .rate_limit
+                .client_ip_header
+                .as_deref()
+                .and_then(header)
+                .map(str::to_owned),
         })
     }
 }
@@ -464,6 +479,7 @@ fn forwarded(names: &[String], headers: &HeaderMap) -> Vec<(String, String)> {
 
 async fn graphql_get(
     State(engine): State<Arc<Engine>>,
+    Peer(peer): Peer,
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> HttpResponse {
@@ -520,7 +536,7 @@ async fn graphql_get(
             extensions: parse_json("extensions")?,
             document_id: text("documentId").or_else(|| text("id")),
         };
-        members.into_request(&engine, &headers, true)
+        members.into_request(&engine, &headers, true, peer)
     });
     let request = match request {
         Ok(request) => request,
@@ -624,7 +640,30 @@ fn respond(media: MediaType, response: Response, request_headers: &HeaderMap) ->
     if status == StatusCode::METHOD_NOT_ALLOWED {
         headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
     }
+    if let Some(seconds) = response.retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     http
+}
+
+/// The connection's peer address, when the server was started with connect info (a router
+/// served some other way has none).
+struct Peer(Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
 }
 
 /// `Cache-Status` (RFC 9211) saying what the engine's response cache did, and `Age` on hits.

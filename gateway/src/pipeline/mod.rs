@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::admit::auth::Authenticator;
 use crate::admit::persisted::Manifest;
+use crate::admit::rate_limit::RateLimits;
 use crate::admit::{Admission, Admitted};
 use crate::cache::invalidate::now_ms;
 use crate::cache::key::{KeyScope, ResponseKeyParts, response_key};
@@ -99,10 +100,11 @@ impl Pipeline {
         manifest: Option<Manifest>,
         caches: Arc<Caches>,
         auth: Option<Arc<Authenticator>>,
+        limits: Option<Arc<RateLimits>>,
     ) -> Pipeline {
         Pipeline {
             name: config.server.name.clone(),
-            admission: Admission::new(config, manifest, auth),
+            admission: Admission::new(config, manifest, auth, limits),
             preparer: Preparer::new(config),
             max_page_size: config.limits.max_page_size,
             deadline: config.server.deadline(),
@@ -138,6 +140,12 @@ impl Pipeline {
         if let Err(error) = self.admission.authenticate(&mut request.caller).await {
             metrics::refusal(error.code());
             return Response::refused(error);
+        }
+        if let Err(limited) = self.admission.limit(&request).await {
+            metrics::refusal(Some(Code::RateLimited));
+            let mut response = Response::refused(limited.to_graphql());
+            response.retry_after = Some(limited.retry_after_seconds());
+            return response;
         }
         match self.stages(version, &request, started).await {
             Ok(response) => response,
@@ -290,6 +298,7 @@ impl Pipeline {
                     ttl,
                     age: entry.age(now),
                 }),
+                retry_after: None,
             });
         }
         metrics::cache(&self.name, operation, "miss");
@@ -423,6 +432,7 @@ impl Pipeline {
             cache,
             fetches: outcome.fetches,
             cache_status,
+            retry_after: None,
         };
         (response, has_errors)
     }

@@ -153,6 +153,7 @@ mod tests {
                 cache: CachePolicy::NoStore,
                 fetches: 1,
                 cache_status: None,
+                retry_after: None,
             },
             false,
         ))

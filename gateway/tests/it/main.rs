@@ -7,6 +7,7 @@ mod federation;
 mod http;
 mod layering;
 mod persisted;
+mod rate_limit;
 mod robustness;
 mod subgraphs;
 mod support;
