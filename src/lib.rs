@@ -11,4 +11,5 @@ pub mod stack;
 
 pub use stack::{
     Backend, Environment, SERVICES, SUBGRAPHS, Service, Stack, StackConfig, engine_auth,
+    engine_auth_for,
 };

@@ -45,10 +45,9 @@ struct Args {
     /// Drop all data and reseed the demo data.
     #[arg(long)]
     reset: bool,
-    /// HS256 secret for user tokens (set it anywhere real; in production it must not be the
-    /// development default and must be at least 32 bytes).
-    #[arg(long, env = "TRIBUTARY_JWT_SECRET", default_value = subgraph_kit::auth::DEV_SECRET, hide_default_value = true)]
-    jwt_secret: String,
+    /// How tokens are signed: an HS256 secret or a folder of ES256 keys, and their lifetime.
+    #[command(flatten)]
+    tokens: subgraph_kit::TokenArgs,
 }
 
 fn main() -> ExitCode {
@@ -57,7 +56,7 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    subgraph_kit::auth::check_secret(&args.jwt_secret, args.env.is_production())?;
+    args.tokens.check(args.env.is_production())?;
     let backend = match args.database_url {
         Some(url) if url.starts_with("postgres") => Backend::Postgres {
             url,
@@ -77,7 +76,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         environment: args.env,
         backend,
         reset: args.reset,
-        jwt_secret: args.jwt_secret,
+        token_ttl: args.tokens.ttl(),
+        jwt_secret: args.tokens.jwt_secret,
+        jwt_keys: args.tokens.jwt_keys,
+        keys_reload: subgraph_kit::auth::KEYS_RELOAD,
     })
     .await?;
     println!("Tributary is up ({:?}).", args.env);

@@ -119,8 +119,19 @@ pub struct StackConfig {
     pub backend: Backend,
     /// Drop all data and reseed.
     pub reset: bool,
-    /// The HS256 secret shared by accounts (which signs) and every subgraph (which verifies).
+    /// The HS256 secret shared by accounts (which signs) and every subgraph (which verifies);
+    /// unused when `jwt_keys` is set.
     pub jwt_secret: String,
+    /// A folder of ES256 keys (`<kid>.pem`, PKCS#8): when set, tokens are signed with the kid
+    /// that sorts last, verified with any key of the folder, and the BFFs and the router fetch
+    /// the public keys from accounts' JWKS instead of knowing a secret.
+    pub jwt_keys: Option<PathBuf>,
+    /// How long a user's access token lives.
+    pub token_ttl: Duration,
+    /// How often the key folder is read again, how long a key added is published before it
+    /// signs, and how old the engines' copy of the JWKS may grow; whole seconds, at least one
+    /// ([`subgraph_kit::auth::KEYS_RELOAD`] in production, short in tests).
+    pub keys_reload: Duration,
 }
 
 /// An engine served over HTTP: the plain router or a BFF.
@@ -133,12 +144,16 @@ struct Front {
 /// The running stack.
 pub struct Stack {
     subgraphs: Vec<Running>,
+    /// The token authority every subgraph shares.
+    auth: Auth,
     fronts: Vec<Front>,
     /// Stops the subgraphs; cancelled only once the fronts have drained.
     shutdown: CancellationToken,
     /// Stops the BFFs and the router, first.
     fronts_shutdown: CancellationToken,
     backend: Backend,
+    /// How the stack's engines verify tokens, once they are started.
+    engine_auth: Option<config::AuthConfig>,
 }
 
 /// How long a server may take to finish the requests in flight when the stack stops; past it,
@@ -172,14 +187,23 @@ impl Stack {
             );
         }
         let peers = Peers::try_new(urls)?;
-        let auth = Auth::new(config.jwt_secret.as_bytes(), Duration::from_secs(24 * 3600));
+        let auth = Auth::configured(
+            &config.jwt_secret,
+            config.jwt_keys.as_deref(),
+            keys_period(&config),
+            config.token_ttl,
+        )?;
         let shutdown = CancellationToken::new();
+        // One watcher for the one authority all the subgraphs share.
+        auth.watch_keys(shutdown.clone());
         let mut stack = Stack {
             subgraphs: Vec::new(),
+            auth: auth.clone(),
             fronts: Vec::new(),
             shutdown: shutdown.clone(),
             fronts_shutdown: CancellationToken::new(),
             backend: config.backend.clone(),
+            engine_auth: None,
         };
         for (service, listener) in SERVICES.iter().zip(listeners) {
             let name = service.name;
@@ -224,8 +248,10 @@ impl Stack {
         let listener = bind("web", config.host, config.web_port).await?;
         let addr = listener.local_addr()?;
         // `TRIBUTARY_<SECTION>__<KEY>` variables apply over each profile.
+        let auth = self.engine_auth(config)?;
+        self.engine_auth = Some(auth.clone());
         let mut web = bff_web::profile(config.environment);
-        web.auth = engine_auth(&config.jwt_secret);
+        web.auth = auth.clone();
         let mut web = config::load_over(&web, None)?;
         web.subgraphs.urls = subgraph_urls.clone();
         let task = bff_web::start(listener, web, self.fronts_shutdown.clone()).await?;
@@ -238,7 +264,7 @@ impl Stack {
         let listener = bind("mobile", config.host, config.mobile_port).await?;
         let addr = listener.local_addr()?;
         let mut mobile = bff_mobile::profile(config.environment);
-        mobile.auth = engine_auth(&config.jwt_secret);
+        mobile.auth = auth;
         let mut mobile = config::load_over(&mobile, None)?;
         mobile.subgraphs.urls = subgraph_urls;
         let task = bff_mobile::start(listener, mobile, self.fronts_shutdown.clone()).await?;
@@ -274,7 +300,7 @@ impl Stack {
                 introspection: development,
                 ..Default::default()
             },
-            auth: engine_auth(&config.jwt_secret),
+            auth: self.engine_auth(config)?,
             telemetry: tributary_gateway::config::TelemetryConfig {
                 metrics: development,
                 metrics_listen: (!development).then(|| "127.0.0.1:9466".to_owned()),
@@ -299,6 +325,38 @@ impl Stack {
             task,
         });
         Ok(())
+    }
+
+    /// How the engines verify tokens: against accounts' JWKS when the stack signs with keys,
+    /// else with the shared secret.
+    fn engine_auth(&self, config: &StackConfig) -> anyhow::Result<config::AuthConfig> {
+        if config.jwt_keys.is_none() {
+            return Ok(engine_auth(&config.jwt_secret));
+        }
+        let jwks_url = self
+            .jwks_url()
+            .context("the stack signs with keys but runs no accounts subgraph to publish them")?;
+        Ok(engine_auth_for(&jwks_url, keys_period(config)))
+    }
+
+    /// How the stack's engines verify tokens (the `[auth]` of the BFFs and the router), for
+    /// another engine that should accept the stack's tokens too.
+    pub fn engine_auth_config(&self) -> Option<&config::AuthConfig> {
+        self.engine_auth.as_ref()
+    }
+
+    /// Where accounts publishes the token keys as a JWKS (an empty set with a secret).
+    pub fn jwks_url(&self) -> Option<String> {
+        self.subgraphs
+            .iter()
+            .find(|s| s.name == subgraph_accounts::Accounts::NAME)
+            .map(|s| format!("http://{}{}", s.addr, subgraph_kit::auth::JWKS_PATH))
+    }
+
+    /// The token authority the subgraphs share: it signs (accounts, and orders' service
+    /// tokens) and verifies (every subgraph).
+    pub fn auth(&self) -> &Auth {
+        &self.auth
     }
 
     /// The plain federation router's GraphQL URL.
@@ -354,6 +412,12 @@ impl Stack {
     }
 }
 
+/// The key folder's period in whole seconds, at least one: the engines renew their copy of the
+/// keys by whole seconds, and must not keep it longer than a new key waits to sign.
+fn keys_period(config: &StackConfig) -> Duration {
+    Duration::from_secs(config.keys_reload.as_secs().max(1))
+}
+
 /// Waits for a server that was told to stop, at most [`DRAIN`].
 async fn drain(name: &'static str, mut task: tokio::task::JoinHandle<std::io::Result<()>>) {
     match tokio::time::timeout(DRAIN, &mut task).await {
@@ -399,6 +463,23 @@ pub fn engine_auth(secret: &str) -> config::AuthConfig {
         enabled: true,
         hs256_secret: Some(secret.to_owned()),
         issuers: vec![subgraph_kit::auth::ISSUER.to_owned()],
+        ..config::AuthConfig::default()
+    }
+}
+
+/// Token verification at the engines when the stack signs with ES256 keys: the public keys
+/// come from accounts' JWKS at `jwks_url`, renewed once they are `reload` old. That is the
+/// period at which accounts reads its key folder and publishes a new key before signing with
+/// it, so an engine knows a key before the first token it signed arrives, and a removed key
+/// stops verifying at about the same time everywhere; a token naming an unknown key still
+/// renews them, at most once a second. No secret: HS256 tokens are refused.
+pub fn engine_auth_for(jwks_url: &str, reload: Duration) -> config::AuthConfig {
+    config::AuthConfig {
+        enabled: true,
+        jwks_url: Some(jwks_url.to_owned()),
+        issuers: vec![subgraph_kit::auth::ISSUER.to_owned()],
+        jwks_min_refresh_seconds: 1,
+        jwks_max_age_seconds: reload.as_secs().max(1),
         ..config::AuthConfig::default()
     }
 }

@@ -58,6 +58,7 @@ impl Query {
 
     /// One of the caller's orders as a compact status card; null when there is none with this
     /// id or it is someone else's (the orders subgraph decides).
+    #[graphql(directive = subgraph_core::access::authenticated::apply())]
     async fn order_status_card(&self, id: ID) -> Option<Order> {
         input::lookup_id(&id).map(|_| Order::reference(id))
     }

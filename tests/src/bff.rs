@@ -152,12 +152,14 @@ impl TestStack {
             Bff::Web => {
                 let mut config = bff_web::profile(environment);
                 config.subgraphs.urls = subgraph_urls;
+                config.auth = self.engine_auth();
                 tweak(&mut config);
                 bff_web::start(listener, config, shutdown.clone()).await
             }
             Bff::Mobile => {
                 let mut config = bff_mobile::profile(environment);
                 config.subgraphs.urls = subgraph_urls;
+                config.auth = self.engine_auth();
                 tweak(&mut config);
                 bff_mobile::start(listener, config, shutdown.clone()).await
             }

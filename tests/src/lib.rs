@@ -66,6 +66,25 @@ impl TestStack {
         }
     }
 
+    /// A fresh stack on SQLite that signs tokens with the ES256 keys in `keys` (read again
+    /// every `reload`; the engines verify through accounts' JWKS).
+    pub async fn with_keys(keys: &std::path::Path, reload: std::time::Duration) -> TestStack {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let stack = Stack::start(StackConfig {
+            jwt_keys: Some(keys.to_owned()),
+            keys_reload: reload,
+            ..config(Backend::Sqlite(dir.path().to_owned()))
+        })
+        .await
+        .expect("the stack starts");
+        TestStack {
+            stack: Some(stack),
+            http: client(),
+            _dir: Some(dir),
+            pg: None,
+        }
+    }
+
     /// A fresh stack in schemas of its own in the PostgreSQL database at `url`.
     pub async fn postgres(url: &str) -> TestStack {
         static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -91,6 +110,15 @@ impl TestStack {
         }
     }
 
+    /// How the stack's engines verify tokens, for another engine a test starts beside them.
+    pub fn engine_auth(&self) -> tributary_gateway::config::AuthConfig {
+        self.stack
+            .as_ref()
+            .and_then(|stack| stack.engine_auth_config())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// What subgraph `name`'s own code reaches (its database, the token authority, its peers),
     /// for tests that run a subgraph's upkeep by hand or stage what a crash would leave.
     pub async fn deps(&self, name: &str) -> subgraph_kit::Deps {
@@ -111,12 +139,17 @@ impl TestStack {
             .collect();
         subgraph_kit::Deps {
             db,
-            auth: subgraph_kit::Auth::new(
-                TEST_SECRET.as_bytes(),
-                std::time::Duration::from_secs(3600),
-            ),
+            auth: stack.auth().clone(),
             peers: subgraph_kit::Peers::try_new(urls).expect("peer URLs"),
         }
+    }
+
+    /// The URL where accounts publishes the token keys (`/.well-known/jwks.json`).
+    pub fn jwks_url(&self) -> String {
+        self.stack
+            .as_ref()
+            .and_then(Stack::jwks_url)
+            .expect("a running stack with accounts")
     }
 
     /// Whether this stack runs on PostgreSQL.
@@ -213,7 +246,14 @@ pub fn error_code(response: &Value) -> &str {
 }
 
 async fn start(backend: Backend) -> Stack {
-    Stack::start(StackConfig {
+    Stack::start(config(backend))
+        .await
+        .expect("the stack starts")
+}
+
+/// A development stack on free ports signing with [`TEST_SECRET`].
+fn config(backend: Backend) -> StackConfig {
+    StackConfig {
         host: IpAddr::V4(Ipv4Addr::LOCALHOST),
         base_port: None,
         web_port: None,
@@ -223,9 +263,10 @@ async fn start(backend: Backend) -> Stack {
         backend,
         reset: false,
         jwt_secret: TEST_SECRET.to_owned(),
-    })
-    .await
-    .expect("the stack starts")
+        jwt_keys: None,
+        token_ttl: subgraph_kit::auth::DEFAULT_TTL,
+        keys_reload: subgraph_kit::auth::KEYS_RELOAD,
+    }
 }
 
 fn client() -> reqwest::Client {

@@ -195,27 +195,38 @@ impl Preparer {
         operation_name: Option<&str>,
     ) -> Result<Arc<Prepared>, PrepareError> {
         let key = cache_key(supergraph.version(), document, operation_name);
+        let rules = self.rules.clone();
+        let text = document.to_owned();
+        let name = operation_name.map(str::to_owned);
+        self.once(key, move || {
+            rules.prepare_uncached(&supergraph, &text, name.as_deref())
+        })
+        .await
+    }
+
+    /// The prepared operation cached under `key`, else the one `build` makes on a blocking
+    /// thread, cached. A burst of one new operation waits for a permit behind its first
+    /// request: once that one has built it, the others find it cached instead of building it
+    /// again.
+    async fn once(
+        &self,
+        key: u64,
+        build: impl FnOnce() -> Result<Prepared, PrepareError> + Send + 'static,
+    ) -> Result<Arc<Prepared>, PrepareError> {
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit);
         }
         let crashed = || PrepareError::Plan(PlanError::Crashed);
         let _permit = self.permits.acquire().await.map_err(|_| crashed())?;
-        // A burst of one new operation waits here behind its first request: once that one
-        // has prepared it, the others find it cached instead of planning it again.
         if let Some(hit) = self.cache.get(&key) {
             return Ok(hit);
         }
-        let rules = self.rules.clone();
-        let text = document.to_owned();
-        let name = operation_name.map(str::to_owned);
-        let prepared = tokio::task::spawn_blocking(move || {
-            rules.prepare_uncached(&supergraph, &text, name.as_deref())
-        })
-        .await
-        .map_err(|_| crashed())??;
-        let prepared = Arc::new(prepared);
-        self.cache.insert(key, prepared.clone());
-        Ok(prepared)
+        let built = tokio::task::spawn_blocking(build)
+            .await
+            .map_err(|_| crashed())??;
+        let built = Arc::new(built);
+        self.cache.insert(key, built.clone());
+        Ok(built)
     }
 
     /// The operation as `claims` may run it: `prepared` itself when the caller passes every
@@ -241,15 +252,7 @@ impl Preparer {
             hasher.update(&index.to_le_bytes());
         }
         let key = hasher.digest();
-        if let Some(hit) = self.cache.get(&key) {
-            return Ok(hit);
-        }
-        let crashed = || PrepareError::Plan(PlanError::Crashed);
-        let _permit = self.permits.acquire().await.map_err(|_| crashed())?;
-        if let Some(hit) = self.cache.get(&key) {
-            return Ok(hit);
-        }
-        let pruned = tokio::task::spawn_blocking(move || {
+        self.once(key, move || {
             let operation = authorization::prune(&prepared.operation, &prepared.guards, &denied);
             let plan = if operation.selection_set.items.is_empty() {
                 // Every root field is denied: nothing is fetched at all.
@@ -280,13 +283,9 @@ impl Preparer {
                     .collect(),
                 errors: authorization::errors(&prepared.guards, &denied),
             };
-            Ok::<_, PrepareError>(copy)
+            Ok(copy)
         })
         .await
-        .map_err(|_| crashed())??;
-        let pruned = Arc::new(pruned);
-        self.cache.insert(key, pruned.clone());
-        Ok(pruned)
     }
 
     /// How many prepared operations are cached (for metrics and tests).

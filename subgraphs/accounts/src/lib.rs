@@ -1,14 +1,18 @@
-//! The accounts subgraph: users, sign-up and login, and the tokens every other subgraph trusts.
+//! The accounts subgraph: users, sign-up and login, sessions, and the tokens every other
+//! subgraph trusts.
 //!
-//! It owns the `users` table and is the only place that sees a password. It issues HS256
-//! tokens (`sub` = user id, `scope` = `user`) with the secret shared through the kit, and
-//! knows nothing of products, reviews or orders: those subgraphs extend `User` themselves.
+//! It owns the `users` and `refresh_tokens` tables and is the only place that sees a password.
+//! It issues access tokens (`sub` = user id, `scope` = `user`) with the kit's authority (an
+//! HS256 secret, or ES256 keys whose public halves it publishes at
+//! `/.well-known/jwks.json`), and refresh tokens that renew them. It knows nothing of
+//! products, reviews or orders: those subgraphs extend `User` themselves.
 //!
 //! # Layout
 //! - `query`: `User`, the queries and `User` entity references.
-//! - `mutation`: `signUp` and `login`, and password hashing.
+//! - `mutation`: `signUp`, `login`, `refreshSession`, `signOut`, and password hashing.
+//! - `session`: refresh tokens: families, rotation, reuse detection, revocation.
 //! - `loader`: DataLoaders answering each batch of ids with one query.
-//! - `entity`, `migration`, `seed`: the table, how it is created, the demo users.
+//! - `entity`, `migration`, `seed`: the tables, how they are created, the demo users.
 
 mod entity;
 mod loader;
@@ -16,6 +20,7 @@ mod migration;
 mod mutation;
 mod query;
 mod seed;
+mod session;
 
 use async_graphql::{EmptySubscription, Schema};
 use subgraph_kit::{Deps, Subgraph};
@@ -40,6 +45,10 @@ impl Subgraph for Accounts {
 
     async fn seed(db: &sea_orm::DatabaseConnection) -> Result<(), sea_orm::DbErr> {
         seed::seed(db).await
+    }
+
+    fn routes(deps: &Deps) -> subgraph_kit::axum::Router {
+        subgraph_kit::server::jwks(deps.auth.clone())
     }
 
     fn executor(deps: Deps) -> impl async_graphql::Executor {

@@ -1,4 +1,5 @@
-//! The accounts schema's write side: sign-up and login, and the password hashing they use.
+//! The accounts schema's write side: sign-up and login, refreshing and ending sessions, and the
+//! password hashing they use.
 
 use argon2::Argon2;
 use argon2::password_hash::{
@@ -15,14 +16,21 @@ use subgraph_kit::{Code, ResultExt, error, input};
 
 use crate::entity::user;
 use crate::query::User;
+use crate::session;
 
-/// A signed-in session: the token to send as `Authorization: Bearer <token>`, and its user.
+/// A signed-in session: the access token to send as `Authorization: Bearer <token>`, the
+/// refresh token that renews it, and its user.
 #[derive(SimpleObject)]
 pub(crate) struct AuthPayload {
     /// The signed JWT.
     token: String,
     /// When the token stops being accepted.
     expires_at: DateTime<Utc>,
+    /// An opaque token that `refreshSession` exchanges, once, for a new `token` and a new
+    /// refresh token; keep it secret and send it nowhere else.
+    refresh_token: String,
+    /// When the refresh token stops being accepted (30 days after it was issued).
+    refresh_expires_at: DateTime<Utc>,
     /// The signed-in user.
     user: User,
 }
@@ -99,7 +107,7 @@ impl Mutation {
             }
             Err(err) => return Err(err).internal("creating an account"),
         };
-        session(ctx, user)
+        signed_in(ctx, user).await
     }
 
     /// Signs in with email and password.
@@ -125,7 +133,42 @@ impl Mutation {
         if !verify_password(password, user.password_hash.clone()).await {
             return Err(refused());
         }
-        session(ctx, user)
+        signed_in(ctx, user).await
+    }
+
+    /// Exchanges a refresh token for a new access token and a new refresh token; the one
+    /// presented stops working. A refresh token presented a second time ends its session (every
+    /// token of it is revoked) and answers `UNAUTHENTICATED`, as revoked, expired and unknown
+    /// ones do: refresh with one token at a time.
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<AuthPayload> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        let (user_id, refresh) = session::rotate(db, &refresh_token)
+            .await
+            .map_err(|err| err.to_graphql())?;
+        let user = user::Entity::find_by_id(user_id)
+            .one(db)
+            .await
+            .internal("looking up an account")?
+            .ok_or_else(|| session::SessionError::Unknown.to_graphql())?;
+        payload(ctx, user, refresh)
+    }
+
+    /// Ends the session a refresh token belongs to: it and every refresh token rotated from the
+    /// same sign-in stop working (access tokens already issued last until they expire). False
+    /// when no such refresh token was issued.
+    async fn sign_out(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<bool> {
+        let db = ctx.data::<DatabaseConnection>()?;
+        session::sign_out(db, &refresh_token)
+            .await
+            .map_err(|err| err.to_graphql())
     }
 }
 
@@ -137,7 +180,21 @@ fn conflict(email_taken: bool) -> async_graphql::Error {
     }
 }
 
-fn session(ctx: &Context<'_>, user: user::Model) -> async_graphql::Result<AuthPayload> {
+/// A new session for `user`: its first refresh token and an access token.
+async fn signed_in(ctx: &Context<'_>, user: user::Model) -> async_graphql::Result<AuthPayload> {
+    let db = ctx.data::<DatabaseConnection>()?;
+    let refresh = session::start(db, user.id)
+        .await
+        .internal("starting a session")?;
+    payload(ctx, user, refresh)
+}
+
+/// The answer of every mutation that signs in: an access token for `user`, and `refresh`.
+fn payload(
+    ctx: &Context<'_>,
+    user: user::Model,
+    refresh: session::Refresh,
+) -> async_graphql::Result<AuthPayload> {
     let auth = ctx.data::<Auth>()?;
     let token = auth
         .issue_user(user.id, &user.username)
@@ -145,6 +202,8 @@ fn session(ctx: &Context<'_>, user: user::Model) -> async_graphql::Result<AuthPa
     Ok(AuthPayload {
         token,
         expires_at: Utc::now() + auth.ttl(),
+        refresh_token: refresh.token,
+        refresh_expires_at: refresh.expires_at,
         user: User(user),
     })
 }

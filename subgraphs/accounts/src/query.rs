@@ -56,8 +56,9 @@ pub struct Query;
 
 #[Object]
 impl Query {
-    /// The signed-in user, or null for an anonymous caller.
-    #[graphql(cache_control(private))]
+    /// The signed-in user. `@authenticated`: through the engine an anonymous caller gets null
+    /// with `UNAUTHORIZED_FIELD_OR_TYPE`; called directly, null.
+    #[graphql(cache_control(private), directive = subgraph_kit::access::authenticated::apply())]
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
         let Some(claims) = ctx
             .data_opt::<subgraph_kit::Caller>()

@@ -27,6 +27,10 @@ const MAX_RESERVATION_ID: usize = 128;
 const MAX_LINES: usize = 100;
 /// The most units of one product one reservation may hold.
 const MAX_QUANTITY: i32 = 10_000;
+/// The most units `restock` may set.
+const MAX_STOCK: i32 = 1_000_000;
+/// The scope staff tokens carry for administrative mutations.
+const ADMIN_SCOPE: &str = "admin";
 
 /// One product and how many of its units to reserve.
 #[derive(InputObject)]
@@ -38,7 +42,7 @@ pub(crate) struct StockLineInput {
     quantity: i32,
 }
 
-/// Mutations of the inventory subgraph, for the orders subgraph only.
+/// Mutations of the inventory subgraph: reservations for the orders subgraph, `restock` for staff.
 pub struct Mutation;
 
 #[Object]
@@ -74,6 +78,39 @@ impl Mutation {
         release(db, reservation_id)
             .await
             .internal("releasing stock")
+    }
+
+    /// Sets the units on hand of a product to `quantity` (0 to 1,000,000), creating its stock
+    /// row when it has none; returns the new count. For staff holding the `admin` scope.
+    #[graphql(requires_scopes = "admin")]
+    async fn restock(
+        &self,
+        ctx: &Context<'_>,
+        product_id: ID,
+        quantity: i32,
+    ) -> async_graphql::Result<i32> {
+        require_scope(ctx, ADMIN_SCOPE)?;
+        let product_id = input::id(&product_id, "productId")?;
+        if !(0..=MAX_STOCK).contains(&quantity) {
+            return Err(error(
+                Code::BadUserInput,
+                format!("`quantity` must be 0 to {MAX_STOCK}"),
+            ));
+        }
+        let db = ctx.data::<DatabaseConnection>()?;
+        stock::Entity::insert(stock::ActiveModel {
+            product_id: Set(product_id),
+            quantity: Set(quantity),
+        })
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(stock::Column::ProductId)
+                .update_column(stock::Column::Quantity)
+                .to_owned(),
+        )
+        .exec(db)
+        .await
+        .internal("restocking")?;
+        Ok(quantity)
     }
 }
 

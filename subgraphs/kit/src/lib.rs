@@ -12,10 +12,11 @@
 //! # Layout
 //! - [`Subgraph`]: the one trait a domain crate implements; [`start`] and [`main`] run it.
 //! - [`db`]: SQLite or PostgreSQL from one URL.
-//! - [`auth`]: issuing and verifying tokens; the caller of a request.
+//! - [`auth`]: issuing and verifying tokens (an HS256 secret, or ES256 keys from a folder,
+//!   published as a JWKS); the caller of a request.
 //! - [`error`], [`input`], [`reference`], [`harden`], [`federation_sdl`], [`loader`]:
 //!   re-exported from `subgraph-core`.
-//! - [`server`]: the HTTP surface of a subgraph.
+//! - [`server`]: the HTTP surface of a subgraph, and the JWKS route the signing one adds.
 //! - [`peer`]: GraphQL calls from one subgraph to another.
 
 pub mod auth;
@@ -28,12 +29,13 @@ use std::future::Future;
 
 pub use async_graphql;
 pub use auth::{Auth, Caller, Claims};
+pub use axum;
 pub use peer::Peers;
-pub use run::{Running, StartOptions, main, start};
+pub use run::{Running, StartOptions, TokenArgs, main, start};
 pub use sea_orm;
 pub use sea_orm_migration;
 pub use subgraph_core::{
-    Code, ResultExt, error, federation_sdl, harden, input, loader, not_provided, reference,
+    Code, ResultExt, access, error, federation_sdl, harden, input, loader, not_provided, reference,
 };
 /// The token a subgraph's server and upkeep stop on.
 pub use tokio_util::sync::CancellationToken;
@@ -58,6 +60,13 @@ pub trait Subgraph: 'static {
 
     /// Builds the GraphQL executor answering this subgraph's requests.
     fn executor(deps: Deps) -> impl async_graphql::Executor;
+
+    /// HTTP routes the subgraph serves beside `/graphql` and `/health` (accounts publishes its
+    /// token keys with [`server::jwks`]); none by default.
+    fn routes(deps: &Deps) -> axum::Router {
+        let _ = deps;
+        axum::Router::new()
+    }
 
     /// Background upkeep the subgraph runs beside its server until `shutdown` (orders
     /// reconciles checkouts a crash left behind); none by default.

@@ -1,6 +1,7 @@
 //! Starting a subgraph: connect, migrate, seed, serve until shut down.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tributary_process::Environment;
 
-use crate::auth::{self, Auth, DEV_SECRET};
+use crate::auth::{self, Auth, AuthError, DEV_SECRET};
 use crate::peer::Peers;
 use crate::{Deps, Subgraph, db, server};
 
@@ -75,7 +76,8 @@ pub async fn start<S: Subgraph>(
         peers: options.peers,
     };
     tokio::spawn(S::maintain(deps.clone(), shutdown.clone()));
-    let app = server::router(S::NAME, S::executor(deps), options.auth, db);
+    let routes = S::routes(&deps);
+    let app = server::router(S::NAME, S::executor(deps), options.auth, db, routes);
     let addr = options.listener.local_addr()?;
     // Restarted with backoff should it end early: in the one-process launcher one failed
     // server must not leave the stack half-dead.
@@ -100,7 +102,8 @@ pub async fn start<S: Subgraph>(
 /// Command line of a subgraph run on its own.
 #[derive(Parser)]
 struct Args {
-    /// Where this runs; `production` refuses the development JWT secret and short ones.
+    /// Where this runs; `production` refuses the development JWT secret and short ones (keys
+    /// need no secret).
     #[arg(long, env = "TRIBUTARY_ENV", value_enum, default_value_t = Environment::Development)]
     env: Environment,
     /// Address to listen on (default: 127.0.0.1 and the subgraph's own port).
@@ -115,12 +118,55 @@ struct Args {
     /// Drop all data and reseed.
     #[arg(long)]
     reset: bool,
-    /// HS256 secret shared by every subgraph.
-    #[arg(long, env = "TRIBUTARY_JWT_SECRET", default_value = DEV_SECRET, hide_default_value = true)]
-    jwt_secret: String,
+    #[command(flatten)]
+    tokens: TokenArgs,
     /// A peer subgraph's GraphQL URL, as NAME=URL (repeatable).
     #[arg(long = "peer", env = "TRIBUTARY_PEERS", value_delimiter = ',')]
     peers: Vec<String>,
+}
+
+/// How tokens are signed and verified: the options every Tributary binary shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct TokenArgs {
+    /// HS256 secret shared by every subgraph (in production: at least 32 bytes, not the
+    /// development default); unused when --jwt-keys is set.
+    #[arg(long, env = "TRIBUTARY_JWT_SECRET", default_value = DEV_SECRET, hide_default_value = true, hide_env_values = true)]
+    pub jwt_secret: String,
+    /// Folder of ES256 signing keys, one P-256 key per `<kid>.pem` or `<kid>.der` (PKCS#8):
+    /// every key verifies and accounts publishes them all at /.well-known/jwks.json; the kid
+    /// that sorts last signs (a key added while running, once published for 30 s). Read again
+    /// every 30 s and on SIGHUP.
+    #[arg(long, env = "TRIBUTARY_JWT_KEYS")]
+    pub jwt_keys: Option<PathBuf>,
+    /// Lifetime of a user's access token, in seconds (refresh tokens renew it).
+    #[arg(long, env = "TRIBUTARY_ACCESS_TOKEN_TTL", default_value_t = auth::DEFAULT_TTL.as_secs(), value_parser = clap::value_parser!(u64).range(60..))]
+    pub access_token_ttl: u64,
+}
+
+impl TokenArgs {
+    /// Refuses settings unfit for production: without a key folder, the secret must pass
+    /// [`auth::check_secret`].
+    pub fn check(&self, production: bool) -> Result<(), AuthError> {
+        match self.jwt_keys {
+            Some(_) => Ok(()),
+            None => auth::check_secret(&self.jwt_secret, production),
+        }
+    }
+
+    /// How long a user's access token lives.
+    pub fn ttl(&self) -> Duration {
+        Duration::from_secs(self.access_token_ttl)
+    }
+
+    /// The authority these settings describe (the key folder is read now).
+    pub fn authority(&self) -> Result<Auth, AuthError> {
+        Auth::configured(
+            &self.jwt_secret,
+            self.jwt_keys.as_deref(),
+            auth::KEYS_RELOAD,
+            self.ttl(),
+        )
+    }
 }
 
 /// The `main` of a subgraph binary: parse the command line, serve until Ctrl-C or SIGTERM.
@@ -130,7 +176,8 @@ pub fn main<S: Subgraph>() -> ExitCode {
 }
 
 async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
-    auth::check_secret(&args.jwt_secret, args.env.is_production())?;
+    args.tokens.check(args.env.is_production())?;
+    let auth = args.tokens.authority()?;
     let peers = Peers::try_new(tributary_process::parse_named_urls(&args.peers)?)?;
     let listen = args
         .listen
@@ -139,6 +186,7 @@ async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {listen}"))?;
     let shutdown = CancellationToken::new();
+    auth.watch_keys(shutdown.clone());
     let running = start::<S>(
         StartOptions {
             listener,
@@ -147,7 +195,7 @@ async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("sqlite://data/{}.sqlite", S::NAME)),
             pg_schema: Some(args.pg_schema.unwrap_or_else(|| S::NAME.to_owned())),
             reset: args.reset,
-            auth: Auth::new(args.jwt_secret.as_bytes(), Duration::from_secs(24 * 3600)),
+            auth,
             peers,
         },
         shutdown.clone(),

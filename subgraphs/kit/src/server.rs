@@ -1,4 +1,5 @@
-//! The HTTP surface of a subgraph: `/graphql` (POST and GET) and `/health`.
+//! The HTTP surface of a subgraph: `/graphql` (POST and GET), `/health`, and the routes a
+//! subgraph adds ([`crate::Subgraph::routes`]; accounts adds [`jwks`]).
 //!
 //! Request bodies are capped at [`MAX_BODY_BYTES`], and a panic in a handler answers one
 //! request with a 500 instead of killing the connection's task silently.
@@ -20,7 +21,7 @@ use sea_orm::DatabaseConnection;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 
-use crate::auth::Auth;
+use crate::auth::{Auth, JWKS_PATH};
 use crate::error::Code;
 
 /// The largest request body a subgraph reads: far above any operation a client or the gateway
@@ -35,12 +36,14 @@ struct AppState<E> {
     db: DatabaseConnection,
 }
 
-/// Routes a subgraph's executor at `/graphql` and a database-checking health probe at `/health`.
+/// Routes a subgraph's executor at `/graphql`, a database-checking health probe at `/health`
+/// and the subgraph's own `extra` routes.
 pub fn router<E: Executor>(
     name: &'static str,
     executor: E,
     auth: Auth,
     db: DatabaseConnection,
+    extra: Router,
 ) -> Router {
     Router::new()
         .route("/graphql", get(graphql_get::<E>).post(graphql_post::<E>))
@@ -51,6 +54,7 @@ pub fn router<E: Executor>(
             auth,
             db,
         })
+        .merge(extra)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
 }
@@ -123,6 +127,27 @@ async fn execute<E: Executor>(
             .insert("invalidate".to_owned(), async_graphql::Value::List(list));
     }
     GraphQLResponse::from(response).into_response()
+}
+
+/// Routes `GET /.well-known/jwks.json` ([`JWKS_PATH`]) to `auth`'s public keys, for the
+/// subgraph that signs tokens: ES256 keys as JWKs, or an empty set with an HS256 secret.
+pub fn jwks(auth: Auth) -> Router {
+    Router::new()
+        .route(JWKS_PATH, get(jwks_document))
+        .with_state(auth)
+}
+
+async fn jwks_document(State(auth): State<Auth>) -> Response {
+    // Not cached on the way: a verifier that meets a new kid refetches, and must see the key
+    // the signer has just started using.
+    (
+        [
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::CONTENT_TYPE, "application/jwk-set+json"),
+        ],
+        Json(auth.jwks()),
+    )
+        .into_response()
 }
 
 /// What a request's resolvers changed, named for the gateway's cache: entity representations

@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, ID, Object};
 use sea_orm::DatabaseConnection;
+use subgraph_kit::access::authenticated;
 use subgraph_kit::auth::require_user;
 use subgraph_kit::input;
 
@@ -19,6 +20,7 @@ impl Mutation {
     /// stock. Retrying with the same `idempotencyKey` returns the same order and never places a
     /// second one; the same key with other lines is a `CONFLICT`. Fails with
     /// `INSUFFICIENT_STOCK` or `NOT_FOUND` (nothing is ordered then), or `UPSTREAM_FAILED`.
+    #[graphql(directive = authenticated::apply())]
     async fn checkout(
         &self,
         ctx: &Context<'_>,
@@ -40,6 +42,7 @@ impl Mutation {
     /// Cancels one of the signed-in user's placed orders and returns its stock to inventory.
     /// `NOT_FOUND` for an unknown order, `FORBIDDEN` for someone else's, `INVALID_STATE` when it
     /// is not placed (already cancelled).
+    #[graphql(directive = authenticated::apply())]
     async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
         let customer = require_user(ctx)?;
         let id = input::id(&id, "id")?;

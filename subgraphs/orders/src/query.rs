@@ -8,6 +8,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, Enum, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use subgraph_kit::access::authenticated;
 use subgraph_kit::auth::require_user;
 use subgraph_kit::{Caller, Code, ResultExt, error, input};
 
@@ -128,6 +129,7 @@ impl User {
     }
 
     /// The user's newest orders first; only the user themselves may read them.
+    #[graphql(directive = authenticated::apply())]
     async fn orders(
         &self,
         ctx: &Context<'_>,
@@ -157,6 +159,7 @@ pub struct Query;
 #[Object]
 impl Query {
     /// The caller's orders, newest first.
+    #[graphql(directive = authenticated::apply())]
     async fn my_orders(
         &self,
         ctx: &Context<'_>,
@@ -179,6 +182,7 @@ impl Query {
 
     /// One of the caller's orders; null with a `NOT_FOUND` error when there is none with this
     /// id or it is someone else's (the two are not told apart, so ids reveal nothing).
+    #[graphql(directive = authenticated::apply())]
     async fn order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Order>> {
         let customer = require_user(ctx)?;
         let Some(id) = input::lookup_id(&id) else {
@@ -192,29 +196,34 @@ impl Query {
     }
 
     /// Resolves `Order` references for the gateway: an order is visible to its customer and to
-    /// other subgraphs (service tokens), and null to everyone else. Null, not an error: an
-    /// entity error nulls the whole batch in async-graphql, and one foreign order must not
-    /// blank the others.
+    /// other subgraphs (service tokens); to everyone else it is null with a `NOT_FOUND` error
+    /// beside the answer. Beside, not returned: an entity error nulls the whole batch in
+    /// async-graphql, and one foreign order must not blank the others.
     #[graphql(entity)]
     async fn find_order_by_id(
         &self,
         ctx: &Context<'_>,
         id: ID,
     ) -> async_graphql::Result<Option<Order>> {
-        let Some(id) = input::lookup_id(&id) else {
-            return Ok(None);
-        };
-        let Some(claims) = ctx
+        let claims = ctx
             .data_opt::<Caller>()
-            .and_then(|caller| caller.claims.as_ref())
-        else {
-            return Ok(None);
+            .and_then(|caller| caller.claims.as_ref());
+        let found = match (input::lookup_id(&id), claims) {
+            (Some(id), Some(claims)) => {
+                let is_service = claims.sub.starts_with("service:");
+                load_order(ctx, id)
+                    .await?
+                    .filter(|order| is_service || claims.sub == order.customer_id.to_string())
+            }
+            _ => None,
         };
-        let found = load_order(ctx, id).await?;
-        let is_service = claims.sub.starts_with("service:");
-        Ok(found
-            .filter(|order| is_service || claims.sub == order.customer_id.to_string())
-            .map(Order))
+        if found.is_none() {
+            // Pathed at `_entities`: the engine places it on the entity left null.
+            let mut refused = no_such_order().into_server_error(ctx.item.pos);
+            refused.path = vec![async_graphql::PathSegment::Field("_entities".to_owned())];
+            ctx.add_error(refused);
+        }
+        Ok(found.map(Order))
     }
 
     /// Resolves `User` references so the gateway can ask for `orders`.

@@ -1,7 +1,66 @@
-//! Tests of the accounts subgraph over HTTP: sign-up, login, tokens, entities and bad input.
+//! Tests of the accounts subgraph over HTTP: sign-up, login, tokens, sessions and their refresh
+//! tokens, entities and bad input.
 
-use serde_json::json;
-use tributary_tests::{each_backend, error_code};
+use serde_json::{Value, json};
+use subgraph_kit::sea_orm::ConnectionTrait;
+use tributary_tests::{DEMO_PASSWORD, TestStack, each_backend, error_code};
+
+const LOGIN: &str = "mutation($email: String!, $password: String!) {
+    login(email: $email, password: $password) { token expiresAt refreshToken refreshExpiresAt user { username } } }";
+
+const REFRESH: &str = "mutation($refreshToken: String!) {
+    refreshSession(refreshToken: $refreshToken) { token expiresAt refreshToken refreshExpiresAt user { username } } }";
+
+const SIGN_OUT: &str = "mutation($refreshToken: String!) { signOut(refreshToken: $refreshToken) }";
+
+/// Signs `email` in and returns the `login` payload.
+async fn sign_in(stack: &TestStack, email: &str) -> Value {
+    let response = stack
+        .gql(
+            "accounts",
+            LOGIN,
+            json!({ "email": email, "password": DEMO_PASSWORD }),
+        )
+        .await;
+    assert!(response["errors"].is_null(), "{response}");
+    response["data"]["login"].clone()
+}
+
+/// Presents `refresh_token` to `refreshSession`; the whole response.
+async fn refresh(stack: &TestStack, refresh_token: &Value) -> Value {
+    stack
+        .gql(
+            "accounts",
+            REFRESH,
+            json!({ "refreshToken": refresh_token }),
+        )
+        .await
+}
+
+/// The username `me` answers for an access token.
+async fn me(stack: &TestStack, token: &Value) -> Value {
+    let token = token.as_str().expect("an access token");
+    stack
+        .gql_as("accounts", token, "{ me { username } }", json!({}))
+        .await["data"]["me"]["username"]
+        .clone()
+}
+
+/// Asserts `response` is the refusal `UNAUTHENTICATED` with `message`, and no data.
+fn assert_refused(response: &Value, message: &str) {
+    assert_eq!(
+        response,
+        &json!({
+            "data": null,
+            "errors": [{
+                "message": message,
+                "locations": [{ "line": 2, "column": 5 }],
+                "path": ["refreshSession"],
+                "extensions": { "code": "UNAUTHENTICATED" },
+            }],
+        })
+    );
+}
 
 #[tokio::test]
 async fn service_sdl_declares_the_user_entity() {
@@ -288,6 +347,182 @@ async fn a_request_body_over_one_mebibyte_is_refused_unread() {
             small,
             json!({ "data": { "users": { "nodes": [{ "id": "1" }] } } })
         );
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn login_returns_a_refresh_token_that_rotates_into_a_new_session_token() {
+    each_backend(|stack| async move {
+        let first = sign_in(&stack, "grace@example.com").await;
+        let refresh_token = first["refreshToken"].as_str().expect("a refresh token");
+        assert_eq!(refresh_token.len(), 43, "256 bits, base64url");
+        assert!(refresh_token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        let expires = |field: &str, payload: &Value| {
+            let at = payload[field].as_str().expect("a date-time");
+            let at = chrono::DateTime::parse_from_rfc3339(at)
+                .unwrap_or_else(|err| panic!("{at}: {err}"));
+            at.timestamp() - chrono::Utc::now().timestamp()
+        };
+        let thirty_days = 30 * 24 * 3600;
+        assert!((thirty_days - 60..=thirty_days).contains(&expires("refreshExpiresAt", &first)), "{first}");
+        assert!((24 * 3600 - 60..=24 * 3600).contains(&expires("expiresAt", &first)), "{first}");
+
+        let second = refresh(&stack, &first["refreshToken"]).await;
+        let second = &second["data"]["refreshSession"];
+        assert_eq!(second["user"], json!({ "username": "grace" }), "{second}");
+        assert_ne!(second["refreshToken"], first["refreshToken"]);
+        assert_eq!(me(&stack, &second["token"]).await, json!("grace"));
+        assert!((thirty_days - 60..=thirty_days).contains(&expires("refreshExpiresAt", second)));
+
+        // The successor rotates in turn, and so on.
+        let third = refresh(&stack, &second["refreshToken"]).await;
+        assert_eq!(third["data"]["refreshSession"]["user"], json!({ "username": "grace" }), "{third}");
+
+        // Sign-up starts a session too.
+        let created = stack
+            .gql(
+                "accounts",
+                "mutation($input: SignUpInput!) { signUp(input: $input) { refreshToken } }",
+                json!({ "input": { "email": "mary@example.com", "name": "Mary", "username": "mary", "password": "correct horse" } }),
+            )
+            .await;
+        let renewed = refresh(&stack, &created["data"]["signUp"]["refreshToken"]).await;
+        assert_eq!(renewed["data"]["refreshSession"]["user"], json!({ "username": "mary" }), "{renewed}");
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_revokes_its_whole_family_and_no_other_session() {
+    each_backend(|stack| async move {
+        let first = sign_in(&stack, "ada@example.com").await;
+        let other_device = sign_in(&stack, "ada@example.com").await;
+        let second = refresh(&stack, &first["refreshToken"]).await;
+        let newer = second["data"]["refreshSession"]["refreshToken"].clone();
+        assert!(newer.is_string(), "{second}");
+
+        // The used token comes back (a stolen copy, say): the family ends, the newer token too.
+        let replay = refresh(&stack, &first["refreshToken"]).await;
+        assert_refused(&replay, "refresh token reuse detected; sign in again");
+        assert_refused(
+            &refresh(&stack, &newer).await,
+            "the refresh token was revoked; sign in again",
+        );
+        assert_refused(
+            &refresh(&stack, &first["refreshToken"]).await,
+            "the refresh token was revoked; sign in again",
+        );
+
+        // Another sign-in is another family.
+        let elsewhere = refresh(&stack, &other_device["refreshToken"]).await;
+        assert_eq!(
+            elsewhere["data"]["refreshSession"]["user"],
+            json!({ "username": "ada" }),
+            "{elsewhere}"
+        );
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sign_out_revokes_the_session_and_says_whether_there_was_one() {
+    each_backend(|stack| async move {
+        let first = sign_in(&stack, "alan@example.com").await;
+        let second = refresh(&stack, &first["refreshToken"]).await;
+        let current = second["data"]["refreshSession"]["refreshToken"].clone();
+        let signed_out = stack
+            .gql("accounts", SIGN_OUT, json!({ "refreshToken": current }))
+            .await;
+        assert_eq!(signed_out, json!({ "data": { "signOut": true } }));
+        assert_refused(
+            &refresh(&stack, &current).await,
+            "the refresh token was revoked; sign in again",
+        );
+        let again = stack
+            .gql("accounts", SIGN_OUT, json!({ "refreshToken": current }))
+            .await;
+        assert_eq!(
+            again,
+            json!({ "data": { "signOut": true } }),
+            "signing out twice is fine"
+        );
+        let unknown = stack
+            .gql(
+                "accounts",
+                SIGN_OUT,
+                json!({ "refreshToken": "never-issued" }),
+            )
+            .await;
+        assert_eq!(unknown, json!({ "data": { "signOut": false } }));
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn unknown_and_expired_refresh_tokens_are_refused() {
+    each_backend(|stack| async move {
+        for unknown in [json!("never-issued"), json!("x".repeat(10_000)), json!("")] {
+            assert_refused(
+                &refresh(&stack, &unknown).await,
+                "the refresh token is not valid; sign in again",
+            );
+        }
+        let session = sign_in(&stack, "edsger@example.com").await;
+        let db = stack.deps("accounts").await.db;
+        db.execute_unprepared("UPDATE refresh_tokens SET expires_at = '2001-01-01T00:00:00+00:00'")
+            .await
+            .expect("every refresh token expired");
+        assert_refused(
+            &refresh(&stack, &session["refreshToken"]).await,
+            "the refresh token has expired; sign in again",
+        );
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn of_concurrent_refreshes_with_one_token_exactly_one_wins_and_the_session_ends() {
+    each_backend(|stack| async move {
+        for round in 0..3 {
+            let session = sign_in(&stack, "barbara@example.com").await;
+            let token = &session["refreshToken"];
+            let answers = futures::future::join_all((0..4).map(|_| refresh(&stack, token))).await;
+            let winners: Vec<&Value> = answers
+                .iter()
+                .filter(|answer| answer["data"]["refreshSession"].is_object())
+                .collect();
+            assert_eq!(winners.len(), 1, "round {round}: {answers:?}");
+            // Each loser presented a used token (reuse, which revokes the family) or came after
+            // another loser had revoked it.
+            let losers: Vec<&str> = answers
+                .iter()
+                .filter(|answer| answer["data"].is_null())
+                .map(|answer| {
+                    assert_eq!(error_code(answer), "UNAUTHENTICATED", "{answer}");
+                    answer["errors"][0]["message"].as_str().unwrap_or_default()
+                })
+                .collect();
+            let reuse = "refresh token reuse detected; sign in again";
+            let revoked = "the refresh token was revoked; sign in again";
+            assert_eq!(losers.len(), 3, "{answers:?}");
+            assert!(losers.contains(&reuse), "{losers:?}");
+            assert!(
+                losers.iter().all(|m| *m == reuse || *m == revoked),
+                "{losers:?}"
+            );
+            // The losers were second uses, which end the session: the winner's token with it.
+            let winner_token = &winners[0]["data"]["refreshSession"]["refreshToken"];
+            assert_refused(
+                &refresh(&stack, winner_token).await,
+                "the refresh token was revoked; sign in again",
+            );
+        }
         stack
     })
     .await;

@@ -7,5 +7,6 @@ mod cache;
 mod catalog;
 mod faults;
 mod inventory;
+mod keys;
 mod orders;
 mod reviews;

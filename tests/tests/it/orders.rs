@@ -452,8 +452,18 @@ async fn orders_resolve_as_entities_with_their_lines() {
         let query = "query($r: [_Any!]!) { _entities(representations: $r) { ... on Order {
             id status totalCents currency customer { id }
             lines { product { id } quantity unitPriceCents lineTotalCents } } } }";
-        let response = stack.gql_as("orders", &ada, query, json!({ "r": representations })).await;
-        // Grace's order 2 and the unknown 999 are null for ada.
+        let mut response = stack.gql_as("orders", &ada, query, json!({ "r": representations })).await;
+        // Grace's order 2 and the unknown 999 are null for ada, each with a NOT_FOUND beside
+        // the answer (pathed at `_entities`: the engine places it on the null entity).
+        let errors = response
+            .as_object_mut()
+            .and_then(|answer| answer.remove("errors"))
+            .unwrap();
+        assert_eq!(errors.as_array().unwrap().len(), 2, "{errors}");
+        for error in errors.as_array().unwrap() {
+            assert_eq!(error["extensions"]["code"], "NOT_FOUND", "{error}");
+            assert_eq!(error["path"], json!(["_entities"]), "{error}");
+        }
         assert_eq!(
             response,
             json!({ "data": { "_entities": [
