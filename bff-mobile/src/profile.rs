@@ -4,8 +4,8 @@
 //! app's own fields read.
 
 use tributary_gateway::config::{
-    CacheConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig, ServerConfig,
-    SubgraphsConfig, TelemetryConfig,
+    Bucket, CacheConfig, DemandControlConfig, GraphiqlConfig, GraphiqlExample, Limits,
+    PersistedConfig, RateLimitConfig, ServerConfig, SubgraphsConfig, TelemetryConfig,
 };
 use tributary_gateway::{Config, Environment, Manifest};
 
@@ -29,6 +29,9 @@ impl Default for Merchandising {
 
 /// The largest page any list field may be asked for on mobile.
 pub const MAX_PAGE_SIZE: i64 = 20;
+
+/// The highest estimated operation cost the mobile API serves.
+const MAX_COST: u64 = 2_000;
 
 /// The engine configuration of the mobile BFF in `env`.
 pub fn profile(env: Environment) -> Config {
@@ -67,6 +70,28 @@ pub fn profile(env: Environment) -> Config {
             ..Limits::default()
         },
         cache: cache_hints(),
+        // The app's operations cost under 1,000 as estimated; anything far above is not the
+        // app's.
+        demand_control: DemandControlConfig {
+            enabled: true,
+            max_cost: Some(MAX_COST),
+            ..DemandControlConfig::default()
+        },
+        // Budgets in production only (development and tests send bursts from one address);
+        // shared by every replica when `REDIS_URL` is set.
+        rate_limit: RateLimitConfig {
+            per_client: (!development).then_some(Bucket {
+                requests: 200,
+                per_seconds: 1,
+                burst: Some(400),
+            }),
+            per_user: (!development).then_some(Bucket {
+                requests: 20,
+                per_seconds: 1,
+                burst: Some(60),
+            }),
+            ..RateLimitConfig::default()
+        },
         telemetry: TelemetryConfig {
             // In production scrapers read metrics on a loopback port of their own; clients
             // never reach them on the public one.

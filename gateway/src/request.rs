@@ -96,6 +96,16 @@ pub struct Caller {
     pub authorization: Option<Secret>,
     /// What the verified token says, once the engine has verified it.
     pub claims: Option<std::sync::Arc<Claims>>,
+    /// The session cookie's value, when the engine runs cookie sessions and the request has
+    /// no `Authorization` header; admission trades it for the session's token.
+    pub session: Option<Secret>,
+    /// The credentials came from a session cookie (set by admission once the session is
+    /// found): a mutation then needs the CSRF header.
+    pub from_session: bool,
+    /// The request carries the configured CSRF header with a non-empty value.
+    pub csrf_header: bool,
+    /// The request's `Origin` is not one of the allowed CORS origins (no `Origin` is fine).
+    pub foreign_origin: bool,
 }
 
 impl Caller {

@@ -136,7 +136,11 @@ impl RateLimits {
         if settings.per_client.is_none() && settings.per_user.is_none() {
             return Ok(None);
         }
-        let shared = match &settings.redis_url {
+        let url = settings
+            .redis_url
+            .clone()
+            .or_else(|| std::env::var("REDIS_URL").ok());
+        let shared = match url {
             Some(url) => {
                 let timeout = Duration::from_millis(settings.redis_timeout_ms.max(1));
                 let manager = ConnectionManagerConfig::new()

@@ -40,10 +40,52 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Verifying callers' tokens at the engine.
     pub auth: AuthConfig,
+    /// Cookie sessions for browser apps: the engine signs users in and keeps their tokens.
+    pub session: SessionConfig,
     /// Enforcing the supergraph's `@authenticated`, `@requiresScopes` and `@policy`.
     pub authorization: AuthorizationConfig,
     /// Request budgets per client and per user.
     pub rate_limit: RateLimitConfig,
+    /// Operation cost estimated before execution, and limited.
+    pub demand_control: DemandControlConfig,
+}
+
+/// `[demand_control]`: each operation's cost estimated from the schema (`@cost`, `@listSize`,
+/// and the weights and sizes here) before any subgraph request, refused over `max_cost`, and
+/// measured on the answer; both are exported as metrics.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemandControlConfig {
+    /// Estimate (and measure) every operation's cost.
+    pub enabled: bool,
+    /// The highest estimated cost served; above it the operation is refused with
+    /// `COST_ESTIMATED_TOO_EXPENSIVE` (unless `measure_only`). None: no limit.
+    pub max_cost: Option<u64>,
+    /// Only estimate, measure and export: never refuse (to choose a `max_cost` from traffic).
+    pub measure_only: bool,
+    /// The size assumed for a list without a slicing argument or `@listSize(assumedSize:)`.
+    pub list_size: u64,
+    /// What each root field of a mutation adds.
+    pub mutation_weight: u64,
+    /// Weights per `Type.field` (or per type name, for every field returning it), where the
+    /// supergraph has no `@cost`.
+    pub field_costs: HashMap<String, u64>,
+    /// Assumed list sizes per `Type.field`, where the supergraph has no `@listSize`.
+    pub list_sizes: HashMap<String, u64>,
+}
+
+impl Default for DemandControlConfig {
+    fn default() -> Self {
+        DemandControlConfig {
+            enabled: false,
+            max_cost: None,
+            measure_only: false,
+            list_size: 10,
+            mutation_weight: 10,
+            field_costs: HashMap::new(),
+            list_sizes: HashMap::new(),
+        }
+    }
 }
 
 /// `[rate_limit]`: token buckets counted before a request's document is parsed. Without
@@ -57,7 +99,7 @@ pub struct RateLimitConfig {
     pub per_client: Option<Bucket>,
     /// The budget of each verified user (token issuer and subject), on top of its client's.
     pub per_user: Option<Bucket>,
-    /// Redis holding the buckets every replica shares.
+    /// Redis holding the buckets every replica shares; when unset, `REDIS_URL` is used if set.
     pub redis_url: Option<String>,
     /// The prefix of the bucket keys in Redis (the engine's name follows it).
     pub redis_prefix: String,
@@ -159,6 +201,52 @@ impl Default for AuthConfig {
             leeway_seconds: 5,
             jwks_min_refresh_seconds: 10,
             jwks_max_age_seconds: 300,
+        }
+    }
+}
+
+/// `[session]`: cookie sessions for single-page apps, so tokens never reach browser
+/// JavaScript. `POST /auth/login` runs the supergraph's `login` mutation, keeps the access and
+/// refresh tokens in the session store and answers with an `HttpOnly` cookie naming the
+/// session; a GraphQL request with that cookie and no `Authorization` header runs with the
+/// session's token; `POST /auth/logout` ends the session everywhere and signs it out.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionConfig {
+    /// Serve `/auth/login` and `/auth/logout` and accept the session cookie.
+    pub enabled: bool,
+    /// The session cookie's name.
+    pub cookie_name: String,
+    /// How long a session lasts after sign-in, in seconds (not sliding); never longer than the
+    /// access token it holds.
+    pub ttl_seconds: u64,
+    /// Redis holding the sessions, so every replica knows them and a sign-out is seen by all
+    /// (`redis://127.0.0.1:6379`); when unset, `REDIS_URL` is used if set, else each replica
+    /// keeps its own sessions in memory.
+    pub redis_url: Option<String>,
+    /// The prefix of the session keys in Redis (the engine's name follows it).
+    pub redis_prefix: String,
+    /// The most a Redis call may take, in milliseconds; past it the request is refused (500)
+    /// rather than run as if the caller were signed out.
+    pub redis_timeout_ms: u64,
+    /// The header (any non-empty value) that `/auth/login`, `/auth/logout` and every mutation
+    /// over the session cookie need: another site's page cannot send it.
+    pub csrf_header: String,
+    /// Mark the cookie `Secure`: browsers send it over HTTPS only (and to `http://localhost`).
+    pub secure: bool,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            enabled: false,
+            cookie_name: "tributary_session".to_owned(),
+            ttl_seconds: 8 * 3600,
+            redis_url: None,
+            redis_prefix: "tributary:session".to_owned(),
+            redis_timeout_ms: 250,
+            csrf_header: "x-tributary-csrf".to_owned(),
+            secure: true,
         }
     }
 }

@@ -172,3 +172,16 @@ pub(crate) fn refusal(code: Option<crate::error::Code>) {
     let code = code.map_or("UNKNOWN", crate::error::Code::as_str);
     metrics::counter!("tributary_refusals_total", "error_code" => code).increment(1);
 }
+
+/// Records an operation's cost, `estimated` before execution or `actual` after.
+pub(crate) fn cost(engine: &str, kind: &'static str, cost: u64) {
+    if handle().is_none() {
+        return;
+    }
+    metrics::histogram!(
+        "tributary_operation_cost",
+        "engine" => engine.to_owned(),
+        "kind" => kind
+    )
+    .record(cost as f64);
+}

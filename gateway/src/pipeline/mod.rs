@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::admit::auth::Authenticator;
 use crate::admit::persisted::Manifest;
 use crate::admit::rate_limit::RateLimits;
+use crate::admit::session::Sessions;
 use crate::admit::{Admission, Admitted};
 use crate::cache::invalidate::now_ms;
 use crate::cache::key::{KeyScope, ResponseKeyParts, response_key};
@@ -56,6 +57,8 @@ pub struct Pipeline {
     name: String,
     admission: Admission,
     preparer: Preparer,
+    /// Demand control: estimated before execution, measured after.
+    cost: prepare::cost::CostModel,
     max_page_size: Option<i64>,
     deadline: Option<std::time::Duration>,
     cache: CacheConfig,
@@ -93,19 +96,24 @@ struct CacheKeys {
 }
 
 impl Pipeline {
-    /// The stages as `config` sets them, with the persisted operations of `manifest` and the
-    /// engine's `caches`.
+    /// The stages as `config` sets them, with the persisted operations of `manifest`, the
+    /// engine's `caches` and the admission stage's token verifier, rate limits and sessions.
     pub fn new(
         config: &Config,
         manifest: Option<Manifest>,
         caches: Arc<Caches>,
         auth: Option<Arc<Authenticator>>,
         limits: Option<Arc<RateLimits>>,
+        sessions: Option<Arc<Sessions>>,
     ) -> Pipeline {
         Pipeline {
             name: config.server.name.clone(),
-            admission: Admission::new(config, manifest, auth, limits),
+            admission: Admission::new(config, manifest, auth, limits, sessions),
             preparer: Preparer::new(config),
+            cost: prepare::cost::CostModel::new(
+                &config.demand_control,
+                &config.limits.page_size_arguments,
+            ),
             max_page_size: config.limits.max_page_size,
             deadline: config.server.deadline(),
             cache: config.cache.clone(),
@@ -137,7 +145,7 @@ impl Pipeline {
     /// Runs one request on `version`, end to end.
     pub async fn run(&self, version: &Version, mut request: Request) -> Response {
         let started = Instant::now();
-        if let Err(error) = self.admission.authenticate(&mut request.caller).await {
+        if let Err(error) = self.admission.authenticate(&mut request).await {
             metrics::refusal(error.code());
             return Response::refused(error);
         }
@@ -165,6 +173,7 @@ impl Pipeline {
         let admitted = self.admission.admit(request)?;
         let prepared = self.prepare(version, admitted, request).await?;
         let variables = self.variables(version, &prepared, request)?;
+        self.estimate_cost(version, &prepared, &variables)?;
         let keys = self.cache_keys(version, &prepared, &variables, request);
         if let Some(keys) = &keys
             && let Some(response) = self.cached(keys, request, &prepared, started).await
@@ -394,6 +403,7 @@ impl Pipeline {
             self.entity_cache(request),
         )
         .await;
+        self.measure_cost(version, prepared, variables, &outcome.data);
         let caching = self.caches.response.is_some();
         let collect_tags =
             caching && (keys.is_some() || prepared.operation_type == OperationType::Mutation);
@@ -470,6 +480,8 @@ impl Pipeline {
             )
             .into());
         }
+        self.admission
+            .check_csrf(&request.caller, prepared.operation_type)?;
         self.preparer
             .authorize(
                 version.supergraph.clone(),
@@ -478,6 +490,54 @@ impl Pipeline {
             )
             .await
             .map_err(|err| Refusal(err.into_errors()))
+    }
+
+    /// Estimates the operation's cost when demand control is on: exported as a metric, and
+    /// refused over the maximum unless only measuring.
+    fn estimate_cost(
+        &self,
+        version: &Version,
+        prepared: &Prepared,
+        variables: &Map<String, Value>,
+    ) -> Result<(), Refusal> {
+        if !self.cost.enabled() {
+            return Ok(());
+        }
+        let api = version.supergraph.api();
+        let estimated = self.cost.estimate(
+            api,
+            api.root_type(prepared.operation_type),
+            &prepared.operation.selection_set,
+            variables,
+            prepared.operation_type == OperationType::Mutation,
+        );
+        metrics::cost(&self.name, "estimated", estimated);
+        self.cost.check(estimated)?;
+        Ok(())
+    }
+
+    /// Measures the cost of an executed operation's answer, when demand control is on.
+    fn measure_cost(
+        &self,
+        version: &Version,
+        prepared: &Prepared,
+        variables: &Map<String, Value>,
+        data: &crate::execute::value::Value,
+    ) {
+        if !self.cost.enabled() {
+            return;
+        }
+        let mut lengths = std::collections::HashMap::new();
+        list_lengths(data, &mut lengths);
+        let api = version.supergraph.api();
+        let actual = self.cost.measure(
+            api,
+            api.root_type(prepared.operation_type),
+            &prepared.operation.selection_set,
+            variables,
+            &lengths,
+        );
+        metrics::cost(&self.name, "actual", actual);
     }
 
     /// Coerces the request's variables and checks its page sizes.
@@ -618,4 +678,29 @@ fn cache_policy(
         CacheScope::Public
     };
     CachePolicy::Store { max_age, scope }
+}
+
+/// The longest list under each key anywhere in an answer's data.
+fn list_lengths(
+    value: &crate::execute::value::Value,
+    out: &mut std::collections::HashMap<String, u64>,
+) {
+    use crate::execute::value::Value as Data;
+    match value {
+        Data::Object(object) => {
+            for (key, value) in object.iter() {
+                if let Data::Array(items) = value {
+                    let longest = out.entry(key.to_string()).or_insert(0);
+                    *longest = (*longest).max(items.len() as u64);
+                }
+                list_lengths(value, out);
+            }
+        }
+        Data::Array(items) => {
+            for item in items {
+                list_lengths(item, out);
+            }
+        }
+        _ => {}
+    }
 }

@@ -10,6 +10,7 @@
 
 pub mod analysis;
 pub mod authorization;
+pub mod cost;
 pub mod limits;
 pub mod variables;
 

@@ -3,6 +3,7 @@
 mod auth;
 mod authorization;
 mod config;
+mod cost;
 mod federation;
 mod http;
 mod layering;

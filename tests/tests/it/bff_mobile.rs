@@ -136,6 +136,20 @@ async fn the_home_feed_pages_through_the_curated_list_with_capped_pages() {
 }
 
 #[tokio::test]
+async fn a_fan_out_far_beyond_the_apps_needs_is_refused_by_its_estimated_cost() {
+    let stack = TestStack::sqlite().await;
+    let query = "{ homeFeed(first: 20) { cards { id reviews { author { reviews { product { reviews { id } } } } } } } }";
+    let answer = stack.gql("mobile", query, json!({})).await;
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "COST_ESTIMATED_TOO_EXPENSIVE",
+        "{answer}"
+    );
+    assert_eq!(answer["errors"][0]["extensions"]["maxCost"], 2000, "{answer}");
+    assert!(answer.get("data").is_none(), "{answer}");
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn order_status_cards_show_the_callers_own_orders_only() {
     each_backend(|stack| async move {
         let ada = stack.login("ada@example.com").await;
@@ -150,8 +164,30 @@ async fn order_status_cards_show_the_callers_own_orders_only() {
         let grace = stack.login("grace@example.com").await;
         let theirs = stack.gql_as("mobile", &grace, query, json!({ "id": "1" })).await;
         assert_eq!(theirs["data"], json!({ "orderStatusCard": null }), "{theirs}");
+        // Someone else's order is a coded NOT_FOUND at the card, and nothing else.
+        let codes = |answer: &Value| -> Vec<Value> {
+            answer["errors"]
+                .as_array()
+                .map(|errors| {
+                    errors
+                        .iter()
+                        .map(|e| json!([e["extensions"]["code"], e["path"]]))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            codes(&theirs),
+            vec![json!(["NOT_FOUND", ["orderStatusCard"]])],
+            "{theirs}"
+        );
         let nobody = stack.gql("mobile", query, json!({ "id": "1" })).await;
         assert_eq!(nobody["data"], json!({ "orderStatusCard": null }), "{nobody}");
+        assert_eq!(
+            codes(&nobody),
+            vec![json!(["UNAUTHORIZED_FIELD_OR_TYPE", ["orderStatusCard"]])],
+            "{nobody}"
+        );
         stack
     })
     .await;
