@@ -155,3 +155,26 @@ async fn the_file_and_the_environment_configure_the_router() {
         "{answer}"
     );
 }
+
+#[test]
+fn the_readme_error_code_table_is_the_one_the_engine_emits() {
+    use tributary_gateway::error::Code;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("the README");
+    let table: Vec<(String, u16)> = readme
+        .lines()
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let code = cells.get(1)?.strip_prefix('`')?.strip_suffix('`')?;
+            let status = cells.get(2)?.parse().ok()?;
+            code.chars()
+                .all(|c| c.is_ascii_uppercase() || c == '_')
+                .then(|| (code.to_owned(), status))
+        })
+        .collect();
+    let engine: Vec<(String, u16)> = Code::ALL
+        .iter()
+        .map(|code| (code.as_str().to_owned(), code.http_status()))
+        .collect();
+    assert_eq!(table, engine, "README's error-code table vs `Code`");
+}
