@@ -1,10 +1,12 @@
 //! The web profile: how the engine behaves in front of the web SPA (full API schema, GraphiQL
 //! with the SPA's typical operations in development, CORS for the SPA's origins, batched POSTs,
-//! cache hints) and the merchandising the web's own fields read.
+//! cache hints, cookie sessions so the SPA never holds a token) and the merchandising the web's
+//! own fields read.
 
 use tributary_gateway::config::{
-    CacheConfig, CorsConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig,
-    ServerConfig, SubgraphsConfig, TelemetryConfig,
+    Bucket, CacheConfig, CorsConfig, DemandControlConfig, GraphiqlConfig, GraphiqlExample,
+    Limits, PersistedConfig, RateLimitConfig, ServerConfig, SessionConfig, SubgraphsConfig,
+    TelemetryConfig,
 };
 use tributary_gateway::{Config, Environment};
 
@@ -75,6 +77,36 @@ pub fn profile(env: Environment) -> Config {
         },
         limits: Limits::default(),
         cache: cache_hints(),
+        // Rich pages, but not unbounded ones: a fan-out far past any page is refused before
+        // a subgraph is asked.
+        demand_control: DemandControlConfig {
+            enabled: true,
+            max_cost: Some(10_000),
+            ..DemandControlConfig::default()
+        },
+        // Budgets in production only (development and tests send bursts from one address);
+        // shared by every replica when `REDIS_URL` is set.
+        rate_limit: RateLimitConfig {
+            per_client: (!development).then_some(Bucket {
+                requests: 200,
+                per_seconds: 1,
+                burst: Some(400),
+            }),
+            per_user: (!development).then_some(Bucket {
+                requests: 20,
+                per_seconds: 1,
+                burst: Some(60),
+            }),
+            ..RateLimitConfig::default()
+        },
+        // The SPA signs in at `/auth/login` and holds only an HttpOnly cookie. Sessions live in
+        // Redis when `REDIS_URL` (or `TRIBUTARY_SESSION__REDIS_URL`) is set, so every replica
+        // knows them, else in memory. The cookie stays `Secure` in development too: browsers
+        // treat `http://localhost` as secure.
+        session: SessionConfig {
+            enabled: true,
+            ..SessionConfig::default()
+        },
         telemetry: TelemetryConfig {
             // In production scrapers read metrics on a loopback port of their own; clients
             // never reach them on the public one.

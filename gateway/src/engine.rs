@@ -10,6 +10,7 @@ use arc_swap::ArcSwap;
 use crate::admit::auth::{AuthSetupError, Authenticator};
 use crate::admit::persisted::{Manifest, ManifestError};
 use crate::admit::rate_limit::RateLimits;
+use crate::admit::session::{SessionSetupError, Sessions};
 use crate::cache::Caches;
 use crate::config::Config;
 use crate::execute::Subgraphs;
@@ -43,6 +44,9 @@ pub enum EngineError {
     /// The token verification settings are unusable.
     #[error(transparent)]
     Auth(#[from] AuthSetupError),
+    /// The cookie session settings are unusable.
+    #[error(transparent)]
+    Session(#[from] SessionSetupError),
     /// The cache's shared tier could not be set up.
     #[error(transparent)]
     Cache(#[from] crate::cache::redis::SharedTierError),
@@ -65,6 +69,7 @@ pub struct Engine {
     caches: Arc<Caches>,
     auth: Option<Arc<Authenticator>>,
     limits: Option<Arc<RateLimits>>,
+    sessions: Option<Arc<Sessions>>,
 }
 
 impl Engine {
@@ -83,6 +88,7 @@ impl Engine {
         let caches = Arc::new(Caches::new(&config.cache, &config.server.name)?);
         let auth = Authenticator::new(&config.auth)?.map(Arc::new);
         let limits = RateLimits::new(&config)?;
+        let sessions = Sessions::new(&config)?;
         Ok(Engine {
             current: ArcSwap::from_pointee(version),
             pipeline: Pipeline::new(
@@ -91,12 +97,14 @@ impl Engine {
                 caches.clone(),
                 auth.clone(),
                 limits.clone(),
+                sessions.clone(),
             ),
             config,
             local,
             caches,
             auth,
             limits,
+            sessions,
         })
     }
 
@@ -109,6 +117,7 @@ impl Engine {
             self.caches.clone(),
             self.auth.clone(),
             self.limits.clone(),
+            self.sessions.clone(),
         );
         self
     }
@@ -116,6 +125,11 @@ impl Engine {
     /// The configuration the engine runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The cookie sessions, when `[session]` is on.
+    pub fn sessions(&self) -> Option<&Sessions> {
+        self.sessions.as_deref()
     }
 
     /// The stages requests run through.

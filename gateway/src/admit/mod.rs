@@ -1,19 +1,22 @@
 //! Admission: everything that decides whether a request may go on before its document is
 //! parsed: body and batch sizes, the persisted document or APQ hash it names, the safelist,
-//! the caller's token (`auth.rs`), the client's and user's request budgets (`rate_limit.rs`).
+//! the caller's token (`auth.rs`), the session cookie it may carry instead (`session.rs`), the
+//! client's and user's request budgets (`rate_limit.rs`).
 
 pub mod auth;
 pub mod persisted;
 pub mod rate_limit;
+pub mod session;
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::{Code, GraphqlError};
-use crate::request::{Caller, Request};
+use crate::request::{Caller, OperationType, Request};
 use auth::Authenticator;
 use persisted::{Manifest, Persisted, Registration};
 use rate_limit::{Limited, RateLimits};
+use session::Sessions;
 
 /// A request that may go on: the document it runs and what to remember once it prepares.
 pub struct Admitted {
@@ -28,39 +31,60 @@ pub struct Admission {
     persisted: Persisted,
     auth: Option<Arc<Authenticator>>,
     limits: Option<Arc<RateLimits>>,
+    sessions: Option<Arc<Sessions>>,
     max_batch: usize,
     max_body_bytes: usize,
 }
 
 impl Admission {
     /// Rules from the configuration, with the persisted operations of `manifest` and the
-    /// token verifier `auth` (none when tokens are not verified at the engine) and the rate
-    /// `limits` (none when no budget is set).
+    /// token verifier `auth` (none when tokens are not verified at the engine), the rate
+    /// `limits` (none when no budget is set) and the cookie `sessions` (none when off).
     pub fn new(
         config: &Config,
         manifest: Option<Manifest>,
         auth: Option<Arc<Authenticator>>,
         limits: Option<Arc<RateLimits>>,
+        sessions: Option<Arc<Sessions>>,
     ) -> Admission {
         Admission {
             persisted: Persisted::new(&config.persisted, manifest),
             auth,
             limits,
+            sessions,
             max_batch: config.server.max_batch,
             max_body_bytes: config.server.max_body_bytes,
         }
     }
 
-    /// Verifies the caller's token, when tokens are verified at the engine, and sets its
-    /// claims; a token that does not verify refuses the request.
-    pub async fn authenticate(&self, caller: &mut Caller) -> Result<(), GraphqlError> {
+    /// Trades a session cookie for its session's token (when cookie sessions are on), then
+    /// verifies the caller's token, when tokens are verified at the engine, and sets its
+    /// claims; a token that does not verify, or a session store that fails, refuses the
+    /// request.
+    pub async fn authenticate(&self, request: &mut Request) -> Result<(), GraphqlError> {
+        if let Some(sessions) = &self.sessions {
+            sessions.resume(request).await?;
+        }
         let Some(auth) = &self.auth else {
             return Ok(());
         };
-        auth.authenticate(caller).await.map_err(|err| {
+        auth.authenticate(&mut request.caller).await.map_err(|err| {
             tracing::debug!(error = %err, "token refused");
             err.to_graphql()
         })
+    }
+
+    /// Refuses a mutation over a session cookie without the CSRF header or from an origin
+    /// that is not allowed.
+    pub fn check_csrf(
+        &self,
+        caller: &Caller,
+        operation: OperationType,
+    ) -> Result<(), GraphqlError> {
+        match &self.sessions {
+            Some(sessions) => sessions.check_csrf(caller, operation),
+            None => Ok(()),
+        }
     }
 
     /// Counts the request against its client's and user's budgets.

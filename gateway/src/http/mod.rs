@@ -1,10 +1,12 @@
 //! GraphQL over HTTP: POST with JSON and GET for queries, content negotiation between
 //! `application/graphql-response+json` and `application/json` with the status codes the
-//! GraphQL-over-HTTP specification gives, GraphiQL for browsers, health and metrics. The only
-//! module that knows the clients' wire format: it turns requests into [`Request`]s, statuses
-//! from each refusal's [`Code`], and headers from each response's [`CachePolicy`].
+//! GraphQL-over-HTTP specification gives, GraphiQL for browsers, cookie sessions for
+//! single-page apps (`session.rs`), health and metrics. The only module that knows the
+//! clients' wire format: it turns requests into [`Request`]s, statuses from each refusal's
+//! [`Code`], and headers from each response's [`CachePolicy`].
 
 mod graphiql;
+mod session;
 
 use std::sync::Arc;
 
@@ -18,6 +20,7 @@ use axum::routing::get;
 use serde_json::{Map, Value};
 
 use crate::admit::Admission;
+use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Code, GraphqlError, errors_body};
 use crate::request::{
@@ -84,7 +87,8 @@ fn serve_metrics(address: &str, shutdown: tokio_util::sync::CancellationToken) {
     });
 }
 
-/// Routes `/graphql` (GET, POST) and `/health` to `engine`.
+/// Routes `/graphql` (GET, POST) and `/health` to `engine`, and as configured `/metrics`,
+/// `/cache/invalidate`, GraphiQL's assets and the session's `/auth/login` and `/auth/logout`.
 pub fn router(engine: Arc<Engine>) -> Router {
     let config = engine.config().clone();
     let mut router = Router::new()
@@ -96,6 +100,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
     if config.cache.admin_token.is_some() {
         router = router.route("/cache/invalidate", axum::routing::post(invalidate));
     }
+    if config.session.enabled {
+        router = router
+            .route("/auth/login", axum::routing::post(session_login))
+            .route("/auth/logout", axum::routing::post(session_logout));
+    }
     if config.graphiql.enabled {
         let path = format!("{}{{file}}", graphiql::ASSET_PREFIX);
         router = router.route(&path, get(graphiql_asset));
@@ -104,7 +113,11 @@ pub fn router(engine: Arc<Engine>) -> Router {
         router = router.layer(tower_http::compression::CompressionLayer::new());
     }
     if !config.cors.origins.is_empty() {
-        router = router.layer(cors(&config.cors.origins));
+        let csrf_header = config
+            .session
+            .enabled
+            .then_some(config.session.csrf_header.as_str());
+        router = router.layer(cors(&config.cors.origins, csrf_header));
     }
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     router
@@ -432,7 +445,7 @@ impl Members {
                 header("apollographql-client-name"),
                 header("apollographql-client-version"),
             ),
-            caller: caller_of(headers),
+            caller: caller_of(headers, engine.config()),
             capabilities: Capabilities { read_only },
             forward: forwarded(&engine.config().subgraphs.forward_headers, headers),
             peer,
@@ -447,21 +460,55 @@ impl Members {
     }
 }
 
-/// The caller as its credentials name it: the `Authorization` header, else the cookies.
-fn caller_of(headers: &HeaderMap) -> Caller {
+/// The caller as its credentials name it: the `Authorization` header, else the cookies. With
+/// cookie sessions on, the session cookie is set apart for admission to look up (the other
+/// cookies still name the caller), with the CSRF header's and the origin's standing.
+fn caller_of(headers: &HeaderMap, config: &Config) -> Caller {
     let text = |name| {
         headers
             .get(name)
             .map(|value: &HeaderValue| String::from_utf8_lossy(value.as_bytes()).into_owned())
     };
     let authorization = text(header::AUTHORIZATION);
-    let cookie = text(header::COOKIE);
+    let (session, cookie) = if config.session.enabled {
+        session::split_cookies(headers, &config.session.cookie_name)
+    } else {
+        (None, text(header::COOKIE))
+    };
     let mut caller = match authorization.as_deref().or(cookie.as_deref()) {
         Some(credentials) => Caller::with_credentials(credentials),
         None => Caller::anonymous(),
     };
     caller.authorization = authorization.map(Secret::new);
+    if config.session.enabled {
+        session::mark(&mut caller, session, headers, config);
+    }
     caller
+}
+
+/// `POST /auth/login`: the session sign-in, with the client's metadata.
+async fn session_login(
+    State(engine): State<Arc<Engine>>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> HttpResponse {
+    match Members::default().into_request(&engine, &headers, false, peer) {
+        Ok(request) => session::login(&engine, &headers, request, body).await,
+        Err(error) => refuse(MediaType::Json, error),
+    }
+}
+
+/// `POST /auth/logout`: the session sign-out, with the client's metadata.
+async fn session_logout(
+    State(engine): State<Arc<Engine>>,
+    Peer(peer): Peer,
+    headers: HeaderMap,
+) -> HttpResponse {
+    match Members::default().into_request(&engine, &headers, false, peer) {
+        Ok(request) => session::logout(&engine, &headers, request).await,
+        Err(error) => refuse(MediaType::Json, error),
+    }
 }
 
 /// The request headers the forwarding rules pass on to subgraphs.
@@ -700,26 +747,29 @@ fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
         .any(|tag| tag == "*" || opaque(tag) == ours)
 }
 
-/// CORS for the configured browser origins: credentials allowed (cookies or bearer tokens),
-/// `x-request-id` allowed in and exposed out.
-fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+/// CORS for the configured browser origins (a list, never `*`, since credentials are
+/// allowed: cookies or bearer tokens), `x-request-id` allowed in and exposed out, and the
+/// session's CSRF header allowed in when cookie sessions are on.
+fn cors(origins: &[String], csrf_header: Option<&str>) -> tower_http::cors::CorsLayer {
     use tower_http::cors::{AllowOrigin, CorsLayer};
     let origins: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
+    let mut allowed = vec![
+        header::CONTENT_TYPE,
+        header::AUTHORIZATION,
+        header::ACCEPT,
+        header::IF_NONE_MATCH,
+        axum::http::HeaderName::from_static("apollographql-client-name"),
+        axum::http::HeaderName::from_static("apollographql-client-version"),
+        axum::http::HeaderName::from_static("x-request-id"),
+    ];
+    allowed.extend(csrf_header.and_then(|name| HeaderName::from_bytes(name.as_bytes()).ok()));
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            header::AUTHORIZATION,
-            header::ACCEPT,
-            header::IF_NONE_MATCH,
-            axum::http::HeaderName::from_static("apollographql-client-name"),
-            axum::http::HeaderName::from_static("apollographql-client-version"),
-            axum::http::HeaderName::from_static("x-request-id"),
-        ])
+        .allow_headers(allowed)
         // What a browser client may read: validators, cache status and the request id to
         // quote in a bug report.
         .expose_headers([

@@ -91,7 +91,9 @@ impl CostModel {
         let mut total: u64 = 0;
         for item in &set.items {
             let cost = match item {
-                SelectionItem::Field(field) => self.field_cost(api, parent, field, variables, size_of),
+                SelectionItem::Field(field) => {
+                    self.field_cost(api, parent, field, variables, size_of)
+                }
                 SelectionItem::InlineFragment(fragment) => self.set_cost(
                     api,
                     &fragment.type_condition,
@@ -172,11 +174,13 @@ impl CostModel {
             .unwrap_or_default();
         slicing.extend(self.page_arguments.iter().cloned());
         let passed = field.arguments.as_ref().and_then(|arguments| {
-            slicing.iter().find_map(|name| match arguments.get_argument(name)? {
-                AstValue::Int(n) => u64::try_from(*n).ok(),
-                AstValue::Variable(variable) => variables.get(variable)?.as_u64(),
-                _ => None,
-            })
+            slicing
+                .iter()
+                .find_map(|name| match arguments.get_argument(name)? {
+                    AstValue::Int(n) => u64::try_from(*n).ok(),
+                    AstValue::Variable(variable) => variables.get(variable)?.as_u64(),
+                    _ => None,
+                })
         });
         let slicing_default = definition.arguments.iter().find_map(|argument| {
             if !slicing.contains(&argument.name) {

@@ -144,7 +144,10 @@ async fn a_fan_out_far_beyond_the_apps_needs_is_refused_by_its_estimated_cost() 
         answer["errors"][0]["extensions"]["code"], "COST_ESTIMATED_TOO_EXPENSIVE",
         "{answer}"
     );
-    assert_eq!(answer["errors"][0]["extensions"]["maxCost"], 2000, "{answer}");
+    assert_eq!(
+        answer["errors"][0]["extensions"]["maxCost"], 2000,
+        "{answer}"
+    );
     assert!(answer.get("data").is_none(), "{answer}");
     stack.stop().await;
 }

@@ -10,3 +10,4 @@ mod inventory;
 mod keys;
 mod orders;
 mod reviews;
+mod session;
