@@ -4,8 +4,8 @@
 //! own fields read.
 
 use tributary_gateway::config::{
-    Bucket, CacheConfig, CorsConfig, DemandControlConfig, GraphiqlConfig, GraphiqlExample,
-    Limits, PersistedConfig, RateLimitConfig, ServerConfig, SessionConfig, SubgraphsConfig,
+    Bucket, CacheConfig, CorsConfig, DemandControlConfig, GraphiqlConfig, GraphiqlExample, Limits,
+    PersistedConfig, RateLimitConfig, ServerConfig, SessionConfig, SubgraphsConfig,
     TelemetryConfig,
 };
 use tributary_gateway::{Config, Environment};
