@@ -197,6 +197,57 @@ async fn order_status_cards_show_the_callers_own_orders_only() {
 }
 
 #[tokio::test]
+async fn the_app_signs_in_refreshes_and_signs_out_with_persisted_operations_in_production() {
+    let stack = TestStack::sqlite().await;
+    let mobile = stack
+        .counted_bff(Bff::Mobile, Environment::Production)
+        .await;
+    let login = post(
+        &stack,
+        mobile.url(),
+        json!({
+            "documentId": operation_id("Login"),
+            "variables": { "email": "ada@example.com", "password": tributary_tests::DEMO_PASSWORD },
+        }),
+    )
+    .await;
+    let first = login["data"]["login"]["refreshToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{login}"))
+        .to_owned();
+    let refresh = |token: String| {
+        post(
+            &stack,
+            mobile.url(),
+            json!({
+                "documentId": operation_id("RefreshSession"),
+                "variables": { "refreshToken": token },
+            }),
+        )
+    };
+    let refreshed = refresh(first.clone()).await;
+    let second = refreshed["data"]["refreshSession"]["refreshToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{refreshed}"))
+        .to_owned();
+    assert_ne!(first, second);
+    assert!(refreshed["data"]["refreshSession"]["token"].is_string());
+    let signed_out = post(
+        &stack,
+        mobile.url(),
+        json!({
+            "documentId": operation_id("SignOut"),
+            "variables": { "refreshToken": second.clone() },
+        }),
+    )
+    .await;
+    assert_eq!(signed_out["data"]["signOut"], json!(true), "{signed_out}");
+    let after = refresh(second).await;
+    assert_eq!(error_code(&after), "UNAUTHENTICATED", "{after}");
+    stack.stop().await;
+}
+
+#[tokio::test]
 async fn production_serves_the_apps_operations_and_refuses_any_other_document() {
     each_backend(|stack| async move {
         let mobile = stack
