@@ -220,14 +220,10 @@ impl RateLimits {
         };
         match wait {
             None => Ok(()),
-            Some(retry_after) => {
-                metrics::counter!("tributary_rate_limited_total", "budget" => budget.name)
-                    .increment(1);
-                Err(Limited {
-                    budget: budget.name,
-                    retry_after,
-                })
-            }
+            Some(retry_after) => Err(Limited {
+                budget: budget.name,
+                retry_after,
+            }),
         }
     }
 

@@ -185,3 +185,11 @@ pub(crate) fn cost(engine: &str, kind: &'static str, cost: u64) {
     )
     .record(cost as f64);
 }
+
+/// Counts a request refused by a rate limit, by the budget that ran out (`client`, `user`).
+pub(crate) fn rate_limited(budget: &'static str) {
+    if handle().is_none() {
+        return;
+    }
+    metrics::counter!("tributary_rate_limited_total", "budget" => budget).increment(1);
+}

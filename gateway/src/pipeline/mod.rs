@@ -151,6 +151,7 @@ impl Pipeline {
         }
         if let Err(limited) = self.admission.limit(&request).await {
             metrics::refusal(Some(Code::RateLimited));
+            metrics::rate_limited(limited.budget);
             let mut response = Response::refused(limited.to_graphql());
             response.retry_after = Some(limited.retry_after_seconds());
             return response;

@@ -17,7 +17,7 @@ use crate::config::{AuthorizationConfig, PolicyRule};
 use crate::error::{Code, GraphqlError, PathSegment};
 use crate::request::Claims;
 use crate::supergraph::access::{Access, Rule};
-use crate::supergraph::api::{ApiSchema, named_type};
+use crate::supergraph::api::{ApiSchema, TypeKind, named_type};
 use crate::supergraph::planner::{
     FieldSelection, InlineFragmentSelection, Operation, SelectionItem, SelectionSet,
 };
@@ -101,6 +101,15 @@ impl Walk<'_> {
         let mut rule = inherited.cloned().unwrap_or_default();
         if let Some(own) = self.access.field_rule(parent, &field.name) {
             rule.and(own);
+        }
+        // A field read through an interface needs what every implementation's field needs:
+        // the caller may get any of them.
+        if self.api.type_kind(parent) == Some(TypeKind::Interface) {
+            for object in self.api.possible_types(parent) {
+                if let Some(implementation) = self.access.field_rule(object, &field.name) {
+                    rule.and(implementation);
+                }
+            }
         }
         if let Some(of_type) = self.access.type_rule(returns) {
             rule.and(of_type);
@@ -320,6 +329,40 @@ mod tests {
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             payload: payload.as_object().cloned().unwrap_or_else(Map::new),
         }
+    }
+
+    #[test]
+    fn a_field_read_through_an_interface_needs_what_each_implementation_needs() {
+        let document = graphql_tools::parser::parse_schema::<String>(
+            r#"
+            type Query { publication: Publication }
+            interface Publication { title: String }
+            type Novel implements Publication { title: String }
+            type Draft implements Publication { title: String @requiresScopes(scopes: [["editor"]]) }
+            "#,
+        )
+        .unwrap()
+        .into_static();
+        let access = Access::read(&document);
+        let api = ApiSchema::new(std::sync::Arc::new(document));
+        let field = |name: &str, items: Vec<SelectionItem>| {
+            SelectionItem::Field(FieldSelection {
+                name: name.to_owned(),
+                selections: SelectionSet { items },
+                alias: None,
+                arguments: None,
+                skip_if: None,
+                include_if: None,
+                omit_from_response: false,
+            })
+        };
+        let set = SelectionSet {
+            items: vec![field("publication", vec![field("title", vec![])])],
+        };
+        let guards = guards(&api, &access, "Query", &set);
+        assert_eq!(guards.len(), 1);
+        assert_eq!(&guards[0].path[..], ["publication", "title"]);
+        assert_eq!(guards[0].rule.scopes, vec![vec![vec!["editor".to_owned()]]]);
     }
 
     #[test]
