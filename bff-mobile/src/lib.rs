@@ -21,16 +21,13 @@
 mod local;
 mod profile;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tributary_bff::Bff;
 use tributary_gateway::Manifest;
-use tributary_gateway::transport::{InProcessTransport, Transport};
-use tributary_gateway::{Config, Engine, Supergraph};
+use tributary_gateway::{Config, Engine};
 
 pub use local::{MobileSchema, Query};
 pub use profile::{MAX_PAGE_SIZE, Merchandising, profile};
@@ -66,11 +63,17 @@ pub fn sdl() -> String {
 /// The mobile BFF's engine: the embedded contract supergraph and manifest, `config`, and the
 /// `mobile` subgraph in process.
 pub fn engine(config: Config) -> anyhow::Result<Engine> {
-    let supergraph = Supergraph::from_sdl(SUPERGRAPH).context("loading the mobile supergraph")?;
-    let local: Arc<dyn Transport> = Arc::new(InProcessTransport::new(schema()));
-    let locals = HashMap::from([(SUBGRAPH.to_owned(), local)]);
-    let engine = Engine::new(supergraph, config, locals).context("starting the mobile engine")?;
-    Ok(engine.with_manifest(manifest()?))
+    bff(config)?.build().context("starting the mobile engine")
+}
+
+/// The mobile BFF as a [`Bff`]: what [`engine`] builds, for a caller that changes a part (a
+/// [`BffFile`](tributary_bff::BffFile) naming another supergraph and manifest, say).
+pub fn bff(config: Config) -> anyhow::Result<Bff> {
+    Ok(Bff::new(SUBGRAPH)
+        .supergraph_sdl(SUPERGRAPH)
+        .local(SUBGRAPH, schema())
+        .manifest_loaded(manifest()?)
+        .config(config))
 }
 
 /// Serves the mobile BFF with `config` on `listener` until `shutdown` is cancelled; the task
@@ -80,9 +83,5 @@ pub async fn start(
     config: Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
-    let engine = engine(config)?;
-    let addr = listener.local_addr()?;
-    let task = tributary_gateway::http::serve(listener, Arc::new(engine), shutdown);
-    tracing::info!(%addr, "mobile BFF serving");
-    Ok(task)
+    Ok(bff(config)?.serve(listener, shutdown).await?)
 }

@@ -18,15 +18,12 @@
 mod local;
 mod profile;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tributary_gateway::transport::{InProcessTransport, Transport};
-use tributary_gateway::{Config, Engine, Supergraph};
+use tributary_bff::Bff;
+use tributary_gateway::{Config, Engine};
 
 pub use local::{Query, WebSchema};
 pub use profile::{Merchandising, profile};
@@ -52,10 +49,16 @@ pub fn sdl() -> String {
 
 /// The web BFF's engine: the embedded supergraph, `config`, and the `web` subgraph in process.
 pub fn engine(config: Config) -> anyhow::Result<Engine> {
-    let supergraph = Supergraph::from_sdl(SUPERGRAPH).context("loading the web supergraph")?;
-    let local: Arc<dyn Transport> = Arc::new(InProcessTransport::new(schema()));
-    let locals = HashMap::from([(SUBGRAPH.to_owned(), local)]);
-    Engine::new(supergraph, config, locals).context("starting the web engine")
+    bff(config).build().context("starting the web engine")
+}
+
+/// The web BFF as a [`Bff`]: what [`engine`] builds, for a caller that changes a part (a
+/// [`BffFile`](tributary_bff::BffFile) naming another supergraph, say).
+pub fn bff(config: Config) -> Bff {
+    Bff::new(SUBGRAPH)
+        .supergraph_sdl(SUPERGRAPH)
+        .local(SUBGRAPH, schema())
+        .config(config)
 }
 
 /// Serves the web BFF with `config` on `listener` until `shutdown` is cancelled; the task
@@ -65,9 +68,5 @@ pub async fn start(
     config: Config,
     shutdown: CancellationToken,
 ) -> anyhow::Result<JoinHandle<std::io::Result<()>>> {
-    let engine = engine(config)?;
-    let addr = listener.local_addr()?;
-    let task = tributary_gateway::http::serve(listener, Arc::new(engine), shutdown);
-    tracing::info!(%addr, "web BFF serving");
-    Ok(task)
+    Ok(bff(config).serve(listener, shutdown).await?)
 }

@@ -1,5 +1,5 @@
 //! Runs the web BFF on its own: `cargo run --release -p bff-web -- [--listen ADDR] [--env
-//! development|production] [--subgraph NAME=URL]...`.
+//! development|production] [--subgraph NAME=URL]... [--bff-file FILE]`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -27,6 +27,10 @@ struct Args {
     /// A subgraph URL replacing the supergraph's, as NAME=URL (repeatable).
     #[arg(long = "subgraph", env = "TRIBUTARY_SUBGRAPHS", value_delimiter = ',')]
     subgraphs: Vec<String>,
+    /// A BFF file (TOML: `supergraph`, `manifest`) naming another supergraph, and the
+    /// client's manifest, to serve in place of the embedded ones.
+    #[arg(long, env = "TRIBUTARY_BFF_FILE")]
+    bff_file: Option<std::path::PathBuf>,
     /// A browser origin of the SPA allowed by CORS (repeatable; replaces the development
     /// origins).
     #[arg(
@@ -53,7 +57,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let shutdown = CancellationToken::new();
-    let task = bff_web::start(listener, config, shutdown.clone()).await?;
+    let mut bff = bff_web::bff(config);
+    if let Some(path) = &args.bff_file {
+        bff = bff.file(tributary_bff::BffFile::load(path)?);
+    }
+    let task = bff.serve(listener, shutdown.clone()).await?;
     println!("web BFF on http://{}/graphql ({:?})", args.listen, args.env);
     tributary_process::signal().await;
     shutdown.cancel();

@@ -245,3 +245,56 @@ fn build_version(
         subgraphs,
     })
 }
+
+/// Follows a supergraph source for `engine`: reloads on SIGHUP and, with `poll`, when one of
+/// the `watched` files changes (checked every two seconds). A file that no longer loads, or a
+/// config that no longer composes, keeps the current version (logged with its errors).
+pub async fn follow(
+    engine: Arc<Engine>,
+    source: crate::supergraph::source::SupergraphSource,
+    mut watched: crate::supergraph::source::Watched,
+    poll: bool,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    let client = reqwest::Client::new();
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        #[cfg(unix)]
+        let signalled = async {
+            match hangup.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let signalled = std::future::pending::<()>();
+        let forced = tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(2)) => false,
+            () = signalled => true,
+        };
+        let changed = watched.changed();
+        if !(forced || (poll && changed)) {
+            continue;
+        }
+        let loaded = match source.load(&client).await {
+            Ok((supergraph, files)) => engine
+                .reload(supergraph)
+                .map(|()| files)
+                .map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match loaded {
+            Ok(files) => {
+                watched = files;
+                tracing::info!(supergraph = %source, "supergraph reloaded");
+            }
+            Err(error) => {
+                tracing::error!(supergraph = %source, error, "supergraph reload failed; keeping the current version");
+            }
+        }
+    }
+}

@@ -1,19 +1,21 @@
 //! The router binary: serves any supergraph at `/graphql` with `/health`.
 //!
-//! `tributary-gateway --supergraph FILE --listen 127.0.0.1:4000 [--config FILE]`; these three
-//! can also come from the environment (`TRIBUTARY_SUPERGRAPH`, `TRIBUTARY_LISTEN`,
-//! `TRIBUTARY_CONFIG`), and every engine setting from `TRIBUTARY_<SECTION>__<KEY>`.
+//! `tributary-gateway --supergraph FILE --listen 127.0.0.1:4000 [--config FILE]`, or
+//! `--supergraph-config supergraph.yaml` (rover's format) to compose at start and again when
+//! a listed file changes; these can also come from the environment (`TRIBUTARY_SUPERGRAPH`,
+//! `TRIBUTARY_SUPERGRAPH_CONFIG`, `TRIBUTARY_LISTEN`, `TRIBUTARY_CONFIG`), and every engine
+//! setting from `TRIBUTARY_<SECTION>__<KEY>`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use tributary_gateway::{Engine, Supergraph};
+use tributary_gateway::Engine;
+use tributary_gateway::supergraph::source::SupergraphSource;
 
 /// mimalloc: the response tree is many small allocations, which it serves faster than the
 /// system allocator.
@@ -25,8 +27,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(version, about = "Serve a federated supergraph over GraphQL-over-HTTP")]
 struct Args {
     /// The supergraph SDL file.
-    #[arg(long, env = "TRIBUTARY_SUPERGRAPH")]
-    supergraph: PathBuf,
+    #[arg(
+        long,
+        env = "TRIBUTARY_SUPERGRAPH",
+        required_unless_present = "supergraph_config",
+        conflicts_with = "supergraph_config"
+    )]
+    supergraph: Option<PathBuf>,
+    /// A supergraph config (rover's YAML: subgraphs with `routing_url` and a schema `file` or
+    /// `subgraph_url`), composed at start and again when the config or a schema file changes.
+    #[arg(long, env = "TRIBUTARY_SUPERGRAPH_CONFIG")]
+    supergraph_config: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, env = "TRIBUTARY_LISTEN", default_value = "127.0.0.1:4000")]
     listen: String,
@@ -45,17 +56,25 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let config = tributary_gateway::config::load(args.config.as_deref())?;
-    let path = args.supergraph;
-    let supergraph = Supergraph::from_file(&path)?;
+    let source = match (args.supergraph, args.supergraph_config) {
+        (_, Some(config)) => SupergraphSource::Config(config),
+        (Some(file), None) => SupergraphSource::File(file),
+        (None, None) => anyhow::bail!("give --supergraph or --supergraph-config"),
+    };
+    let (supergraph, watched) = source
+        .load(&reqwest::Client::new())
+        .await
+        .with_context(|| format!("loading {source}"))?;
     let engine = Arc::new(Engine::new(supergraph, config, HashMap::new())?);
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
-    tracing::info!(listen = %args.listen, supergraph = %path.display(), "gateway serving");
+    tracing::info!(listen = %args.listen, supergraph = %source, "gateway serving");
     let shutdown = CancellationToken::new();
-    tokio::spawn(watch(
+    tokio::spawn(tributary_gateway::engine::follow(
         engine.clone(),
-        path.clone(),
+        source,
+        watched,
         !args.no_watch,
         shutdown.clone(),
     ));
@@ -69,48 +88,4 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await?;
     Ok(())
-}
-
-/// Reloads the supergraph on SIGHUP and, with `poll`, when its file changes; a broken file
-/// keeps the current version.
-async fn watch(engine: Arc<Engine>, path: PathBuf, poll: bool, shutdown: CancellationToken) {
-    let mut last = modified(&path);
-    #[cfg(unix)]
-    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
-    loop {
-        #[cfg(unix)]
-        let signalled = async {
-            match hangup.as_mut() {
-                Some(signal) => {
-                    signal.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        #[cfg(not(unix))]
-        let signalled = std::future::pending::<()>();
-        let forced = tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(Duration::from_secs(2)) => false,
-            () = signalled => true,
-        };
-        let now = modified(&path);
-        if (now == last || !poll) && !forced {
-            continue;
-        }
-        last = now;
-        match Supergraph::from_file(&path)
-            .map_err(tributary_gateway::EngineError::from)
-            .and_then(|s| engine.reload(s))
-        {
-            Ok(()) => tracing::info!(supergraph = %path.display(), "supergraph reloaded"),
-            Err(err) => {
-                tracing::error!(error = %err, "supergraph reload failed; keeping the current version")
-            }
-        }
-    }
-}
-
-fn modified(path: &Path) -> Option<std::time::SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

@@ -3,7 +3,7 @@
 
 use crate::error::{ComposeError, Diagnostic};
 use crate::facts::SubgraphFacts;
-use crate::{patch, render, validate};
+use crate::{adapt, patch, render, validate};
 
 /// One subgraph to compose: its name, where the gateway reaches it, and its SDL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,24 +39,31 @@ pub fn compose(sources: &[SubgraphSource]) -> Result<String, ComposeError> {
     // ingesting by name makes the result independent of the caller's order.
     let mut sources: Vec<&SubgraphSource> = sources.iter().collect();
     sources.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut facts = Vec::with_capacity(sources.len());
-    let mut subgraphs = graphql_composition::Subgraphs::default();
-    for source in sources {
-        if facts.iter().any(|f: &SubgraphFacts| f.name == source.name) {
+    let mut facts: Vec<SubgraphFacts> = Vec::with_capacity(sources.len());
+    for source in &sources {
+        if facts.iter().any(|f| f.name == source.name) {
             return Err(ComposeError::DuplicateSubgraph(source.name.clone()));
         }
-        subgraphs
-            .ingest_str(&source.sdl, &source.name, Some(&source.url))
-            .map_err(|error| ComposeError::Parse {
-                subgraph: source.name.clone(),
-                message: format!("{error:#}").trim().to_owned(),
-            })?;
-        // Ingestion parsed the same text with the same parser, so this cannot fail.
-        facts.extend(SubgraphFacts::read(&source.name, &source.sdl));
+        match SubgraphFacts::read(&source.name, &source.sdl) {
+            Some(read) => facts.push(read),
+            None => return Err(parse_error(source)),
+        }
     }
     let violations = validate::check(&facts);
     if !violations.is_empty() {
         return Err(ComposeError::Composition(violations));
+    }
+    // `graphql-composition` reads each SDL as `adapt` rewrites it; the facts stay those of the
+    // SDL as written.
+    let mut subgraphs = graphql_composition::Subgraphs::default();
+    for (source, own) in sources.iter().zip(&facts) {
+        let sdl = adapt::sdl(&source.sdl, own, &facts);
+        subgraphs
+            .ingest_str(&sdl, &source.name, Some(&source.url))
+            .map_err(|error| ComposeError::Parse {
+                subgraph: source.name.clone(),
+                message: format!("{error:#}").trim().to_owned(),
+            })?;
     }
 
     let graph = graphql_composition::compose(&mut subgraphs)
@@ -78,6 +85,7 @@ pub fn compose(sources: &[SubgraphSource]) -> Result<String, ComposeError> {
             type_name: Some("Query".to_owned()),
             field: None,
             message: "no subgraph defines a field on the query root type".to_owned(),
+            locations: Vec::new(),
         }]));
     }
     let mut document = graphql_tools::parser::parse_schema::<String>(&composed)
@@ -85,4 +93,17 @@ pub fn compose(sources: &[SubgraphSource]) -> Result<String, ComposeError> {
         .into_static();
     patch::apply(&mut document, &facts);
     Ok(render::render(&document))
+}
+
+/// The parse error of a subgraph whose SDL does not parse, in `graphql-composition`'s words.
+fn parse_error(source: &SubgraphSource) -> ComposeError {
+    let mut scratch = graphql_composition::Subgraphs::default();
+    let message = match scratch.ingest_str(&source.sdl, &source.name, Some(&source.url)) {
+        Err(error) => format!("{error:#}").trim().to_owned(),
+        Ok(_) => "it is not a GraphQL type system document".to_owned(),
+    };
+    ComposeError::Parse {
+        subgraph: source.name.clone(),
+        message,
+    }
 }

@@ -28,6 +28,10 @@ use crate::patch::{self, Directive, Document, Value};
 pub struct Contract {
     /// Elements carrying `@tag(name:)` with one of these names are hidden.
     pub exclude_tags: Vec<String>,
+    /// When not empty, only these tags are shown: an object or interface field is hidden
+    /// unless it or its type carries one of them (then types left without fields, and types
+    /// nothing visible reaches, are hidden too). Exclusion still wins.
+    pub include_tags: Vec<String>,
     /// Also hide types that no visible field, argument, union or interface reaches from the
     /// root types (Apollo's "hide unreachable types" option).
     pub hide_unreachable_types: bool,
@@ -49,8 +53,15 @@ impl Contract {
     pub fn excluding<S: AsRef<str>>(tags: &[S]) -> Self {
         Contract {
             exclude_tags: tags.iter().map(|t| t.as_ref().to_owned()).collect(),
+            include_tags: Vec::new(),
             hide_unreachable_types: false,
         }
+    }
+
+    /// Shows only the elements tagged with one of `tags` (see [`Contract::include_tags`]).
+    pub fn including<S: AsRef<str>>(mut self, tags: &[S]) -> Self {
+        self.include_tags = tags.iter().map(|t| t.as_ref().to_owned()).collect();
+        self
     }
 
     /// Sets [`Contract::hide_unreachable_types`].
@@ -65,10 +76,10 @@ impl Contract {
         let mut document = graphql_tools::parser::parse_schema::<String>(supergraph)
             .map_err(|error| ContractError::Parse(error.to_string()))?
             .into_static();
-        let index = Index::read(&document, &self.exclude_tags);
-        let mut hidden = index.initially_hidden();
+        let index = Index::read(&document, &self.exclude_tags, &self.include_tags);
+        let mut hidden = index.initially_hidden(!self.include_tags.is_empty());
         index.propagate(&mut hidden);
-        if self.hide_unreachable_types {
+        if self.hide_unreachable_types || !self.include_tags.is_empty() {
             for name in index.unreachable(&hidden) {
                 hidden.insert(Element::Type(name));
             }
@@ -111,12 +122,16 @@ struct Member {
     required: bool,
     /// Already `@inaccessible`, or tagged with an excluded tag.
     hidden: bool,
+    /// Tagged with an included tag.
+    included: bool,
     arguments: Vec<Member>,
 }
 
 struct TypeInfo {
     kind: Kind,
     hidden: bool,
+    /// Tagged with an included tag.
+    included: bool,
     /// Fields, input fields or enum values.
     members: Vec<Member>,
     /// Implemented interfaces, or union members.
@@ -135,7 +150,13 @@ struct Index {
 }
 
 impl Index {
-    fn read(document: &Document, exclude: &[String]) -> Self {
+    fn read(document: &Document, exclude: &[String], include: &[String]) -> Self {
+        let includes = |directives: &[Directive]| {
+            directives.iter().any(|d| {
+                d.name == "tag"
+                    && matches!(patch::arg(d, "name"), Some(Value::String(tag)) if include.contains(tag))
+            })
+        };
         let hides = |directives: &[Directive]| {
             directives.iter().any(|d| {
                 d.name == "inaccessible"
@@ -149,6 +170,7 @@ impl Index {
             required: matches!(value.value_type, Type::NonNullType(_))
                 && value.default_value.is_none(),
             hidden: hides(&value.directives),
+            included: includes(&value.directives),
             arguments: Vec::new(),
         };
         let field = |f: &graphql_tools::parser::schema::Field<'static, String>| Member {
@@ -156,6 +178,7 @@ impl Index {
             ty: named(&f.field_type).to_owned(),
             required: false,
             hidden: hides(&f.directives),
+            included: includes(&f.directives),
             arguments: f.arguments.iter().map(input).collect(),
         };
         let mut types = BTreeMap::new();
@@ -210,6 +233,7 @@ impl Index {
                             ty: String::new(),
                             required: false,
                             hidden: hides(&v.directives),
+                            included: includes(&v.directives),
                             arguments: Vec::new(),
                         })
                         .collect(),
@@ -221,6 +245,7 @@ impl Index {
             let info = TypeInfo {
                 kind,
                 hidden: hides(patch::type_directives(t)),
+                included: includes(patch::type_directives(t)),
                 members,
                 refs,
             };
@@ -236,15 +261,19 @@ impl Index {
         Index { types, roots }
     }
 
-    /// The elements hidden before anything is propagated: `@inaccessible` or excluded by tag.
-    fn initially_hidden(&self) -> BTreeSet<Element> {
+    /// The elements hidden before anything is propagated: `@inaccessible` or excluded by tag,
+    /// and, with `only_included`, every object and interface field neither it nor its type
+    /// is tagged to include.
+    fn initially_hidden(&self, only_included: bool) -> BTreeSet<Element> {
         let mut hidden = BTreeSet::new();
         for (name, t) in &self.types {
             if t.hidden {
                 hidden.insert(Element::Type(name.clone()));
             }
+            let composite = matches!(t.kind, Kind::Object | Kind::Interface);
             for m in &t.members {
-                if m.hidden {
+                let left_out = only_included && composite && !t.included && !m.included;
+                if m.hidden || left_out {
                     hidden.insert(member(t.kind, name, &m.name));
                 }
                 for a in m.arguments.iter().filter(|a| a.hidden) {

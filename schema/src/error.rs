@@ -49,6 +49,17 @@ pub struct Diagnostic {
     pub field: Option<String>,
     /// The composer's message.
     pub message: String,
+    /// Where the type or field is declared in the subgraphs involved, when known.
+    pub locations: Vec<Location>,
+}
+
+/// A line of one subgraph's SDL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// The subgraph's name.
+    pub subgraph: String,
+    /// The line, from 1, of the SDL the subgraph was composed from.
+    pub line: usize,
 }
 
 impl fmt::Display for Diagnostic {
@@ -61,14 +72,45 @@ impl fmt::Display for Diagnostic {
             (Some(t), None) => write!(f, "{t}: ")?,
             _ => {}
         }
-        f.write_str(&self.message)
+        f.write_str(&self.message)?;
+        if !self.locations.is_empty() {
+            let at: Vec<String> = self
+                .locations
+                .iter()
+                .map(|l| format!("{} line {}", l.subgraph, l.line))
+                .collect();
+            write!(f, " ({})", at.join(", "))?;
+        }
+        Ok(())
     }
 }
 
 impl Diagnostic {
+    /// A diagnostic about `type_name` (and `field`) in `subgraphs`, located in their SDL.
+    pub(crate) fn new(
+        subgraphs: Vec<String>,
+        type_name: &str,
+        field: Option<&str>,
+        message: String,
+        facts: &[SubgraphFacts],
+    ) -> Self {
+        let mut subgraphs = subgraphs;
+        subgraphs.sort();
+        subgraphs.dedup();
+        let locations = locate(&subgraphs, Some(type_name), field, facts);
+        Diagnostic {
+            subgraphs,
+            type_name: Some(type_name.to_owned()),
+            field: field.map(str::to_owned),
+            message,
+            locations,
+        }
+    }
+
     /// Attributes a composer message to subgraphs, a type and a field, reading the names it
     /// mentions against what the subgraphs declare.
-    pub(crate) fn attribute(message: &str, subgraphs: &[SubgraphFacts]) -> Self {
+    pub(crate) fn attribute(message: &str, facts: &[SubgraphFacts]) -> Self {
+        let subgraphs = facts;
         let words: Vec<&str> = message
             .split_whitespace()
             .map(|w| w.trim_matches(|c: char| "`\"'[],:;()".contains(c)))
@@ -122,13 +164,45 @@ impl Diagnostic {
             }
             _ => message,
         };
+        let locations = locate(&subgraphs, type_name.as_deref(), field.as_deref(), facts);
         Diagnostic {
             subgraphs,
             type_name,
             field,
             message: message.to_owned(),
+            locations,
         }
     }
+}
+
+/// The lines declaring the field (or, without one, the type) in each named subgraph.
+fn locate(
+    subgraphs: &[String],
+    type_name: Option<&str>,
+    field: Option<&str>,
+    facts: &[SubgraphFacts],
+) -> Vec<Location> {
+    let Some(type_name) = type_name else {
+        return Vec::new();
+    };
+    subgraphs
+        .iter()
+        .filter_map(|name| {
+            let ty = facts
+                .iter()
+                .find(|s| &s.name == name)?
+                .types
+                .get(type_name)?;
+            let line = match field {
+                Some(field) => ty.field(field).map_or(ty.line, |f| f.line),
+                None => ty.line,
+            };
+            Some(Location {
+                subgraph: name.clone(),
+                line,
+            })
+        })
+        .collect()
 }
 
 /// The subgraphs a message names, in the ways the composer names them: `[name]`, `"name"`,

@@ -73,6 +73,14 @@ pub(crate) struct FieldFacts {
     requires: Option<String>,
     /// Argument names in declaration order.
     pub(crate) arguments: Vec<String>,
+    /// Argument types as written, in the same order.
+    pub(crate) argument_types: Vec<String>,
+    /// `@inaccessible` on the field (or enum value).
+    pub(crate) inaccessible: bool,
+    /// The subgraph named by `@override(from:)`, which no longer resolves the field.
+    pub(crate) overrides: Option<String>,
+    /// The line of the SDL it is declared on, from 1.
+    pub(crate) line: usize,
     /// `@external` written on the field itself, before the key-field exception above.
     marked_external: bool,
 }
@@ -88,8 +96,13 @@ pub(crate) struct TypeFacts {
     pub(crate) fields: Vec<FieldFacts>,
     /// The interfaces an object or interface implements here.
     pub(crate) implements: Vec<String>,
+    /// A union's members here.
+    pub(crate) members: Vec<String>,
+    /// The line of the SDL its first definition or extension starts on, from 1.
+    pub(crate) line: usize,
     external_type: bool,
-    shareable_type: bool,
+    /// `@shareable` on the type (any of its definitions here).
+    pub(crate) shareable_type: bool,
     extends: bool,
 }
 
@@ -113,6 +126,8 @@ pub(crate) struct SubgraphFacts {
     /// Fields this subgraph needs even when another subgraph overrides them: selected by a
     /// key, `@requires` or `@provides`, or implementing an interface field.
     used: BTreeSet<(String, String)>,
+    /// How this subgraph spells the federation directives.
+    names: DirectiveNames,
 }
 
 impl SubgraphFacts {
@@ -122,6 +137,7 @@ impl SubgraphFacts {
         let names = DirectiveNames::of(&document);
         let fed2 = names.linked;
         let roots = root_names(&document);
+        let lines = Lines::of(sdl);
         let mut types: BTreeMap<String, TypeFacts> = BTreeMap::new();
         for definition in document.definitions() {
             let (ty, is_extension) = match definition {
@@ -140,21 +156,47 @@ impl SubgraphFacts {
                 interface_object: false,
                 fields: Vec::new(),
                 implements: Vec::new(),
+                members: Vec::new(),
+                line: lines.at(ty.span().start),
                 external_type: false,
                 shareable_type: false,
                 extends: false,
             });
-            absorb(facts, &ty, is_extension, fed2, &names);
+            absorb(facts, &ty, is_extension, fed2, &names, &lines);
         }
         let mut facts = SubgraphFacts {
             name: name.to_owned(),
             types,
             fed2,
             used: BTreeSet::new(),
+            names,
         };
         facts.settle_externals();
         facts.used = facts.used_fields();
         Some(facts)
+    }
+
+    /// How this subgraph writes the federation directive `canonical` (`key`): its imported
+    /// name, or the namespaced one (`federation__key`) when it does not import it.
+    pub(crate) fn directive(&self, canonical: &str) -> String {
+        if !self.names.linked {
+            return canonical.to_owned();
+        }
+        let imported = self
+            .names
+            .imports
+            .iter()
+            .find(|(_, original)| original.as_str() == canonical);
+        match imported {
+            Some((local, _)) => local.clone(),
+            None => format!("{}__{canonical}", self.names.namespace),
+        }
+    }
+
+    /// The canonical federation name of a directive as this subgraph applies it (`key` for
+    /// `@federation__key`), or `None` for directives of other specs.
+    pub(crate) fn canonical_directive<'n>(&'n self, local: &'n str) -> Option<&'n str> {
+        self.names.canonical(local)
     }
 
     /// Whether the subgraph needs `type_name.field` itself (see [`SubgraphFacts::used`]).
@@ -274,6 +316,7 @@ fn absorb(
     is_extension: bool,
     fed2: bool,
     names: &DirectiveNames,
+    lines: &Lines,
 ) {
     let directives: Vec<(&str, Directive<'_>)> = ty
         .directives()
@@ -303,31 +346,43 @@ fn absorb(
             _ => {}
         }
     }
-    let mut push =
-        |name: &str, ty: String, arguments: Vec<String>, directives: Vec<Directive<'_>>| {
-            let has = |wanted: &str| {
-                directives
-                    .iter()
-                    .any(|d| names.canonical(d.name()) == Some(wanted))
-            };
-            let selection = |wanted: &str| {
-                directives
-                    .iter()
-                    .find(|d| names.canonical(d.name()) == Some(wanted))
-                    .and_then(|d| string_argument(d, "fields"))
-            };
-            let (provides, requires) = (selection("provides"), selection("requires"));
-            facts.fields.push(FieldFacts {
-                name: name.to_owned(),
-                ty,
-                external: false,
-                shareable: has("shareable"),
-                provides,
-                requires,
-                arguments,
-                marked_external: has("external"),
-            });
+    let mut push = |name: &str,
+                    ty: String,
+                    arguments: Vec<(String, String)>,
+                    directives: Vec<Directive<'_>>,
+                    at: usize| {
+        let has = |wanted: &str| {
+            directives
+                .iter()
+                .any(|d| names.canonical(d.name()) == Some(wanted))
         };
+        let selection = |wanted: &str| {
+            directives
+                .iter()
+                .find(|d| names.canonical(d.name()) == Some(wanted))
+                .and_then(|d| string_argument(d, "fields"))
+        };
+        let (provides, requires) = (selection("provides"), selection("requires"));
+        let overrides = directives
+            .iter()
+            .find(|d| names.canonical(d.name()) == Some("override"))
+            .and_then(|d| string_argument(d, "from"));
+        let (arguments, argument_types) = arguments.into_iter().unzip();
+        facts.fields.push(FieldFacts {
+            name: name.to_owned(),
+            ty,
+            external: false,
+            shareable: has("shareable"),
+            provides,
+            requires,
+            arguments,
+            argument_types,
+            inaccessible: has("inaccessible"),
+            overrides,
+            line: lines.at(at),
+            marked_external: has("external"),
+        });
+    };
     match ty {
         TypeDefinition::Object(object) => {
             facts
@@ -337,8 +392,9 @@ fn absorb(
                 push(
                     field.name(),
                     field.ty().to_string(),
-                    argument_names(field.arguments()),
+                    arguments_of(field.arguments()),
                     field.directives().collect(),
+                    field.name_span().start,
                 );
             }
         }
@@ -350,8 +406,9 @@ fn absorb(
                 push(
                     field.name(),
                     field.ty().to_string(),
-                    argument_names(field.arguments()),
+                    arguments_of(field.arguments()),
                     field.directives().collect(),
+                    field.name_span().start,
                 );
             }
         }
@@ -362,6 +419,7 @@ fn absorb(
                     field.ty().to_string(),
                     Vec::new(),
                     field.directives().collect(),
+                    field.name_span().start,
                 );
             }
         }
@@ -372,17 +430,40 @@ fn absorb(
                     String::new(),
                     Vec::new(),
                     value.directives().collect(),
+                    value.value_span().start,
                 );
             }
         }
-        TypeDefinition::Scalar(_) | TypeDefinition::Union(_) => {}
+        TypeDefinition::Union(union) => {
+            facts
+                .members
+                .extend(union.members().map(|m| m.name().to_owned()));
+        }
+        TypeDefinition::Scalar(_) => {}
     }
 }
 
-fn argument_names<'a>(
+fn arguments_of<'a>(
     arguments: impl Iterator<Item = cynic_parser::type_system::InputValueDefinition<'a>>,
-) -> Vec<String> {
-    arguments.map(|a| a.name().to_owned()).collect()
+) -> Vec<(String, String)> {
+    arguments
+        .map(|a| (a.name().to_owned(), a.ty().to_string()))
+        .collect()
+}
+
+/// Byte offsets to line numbers.
+pub(crate) struct Lines(Vec<usize>);
+
+impl Lines {
+    /// The offsets at which the lines of `text` end.
+    pub(crate) fn of(text: &str) -> Self {
+        Lines(text.match_indices('\n').map(|(at, _)| at).collect())
+    }
+
+    /// The line (from 1) of a byte offset.
+    pub(crate) fn at(&self, offset: usize) -> usize {
+        self.0.partition_point(|&end| end < offset) + 1
+    }
 }
 
 fn string_argument(directive: &Directive<'_>, name: &str) -> Option<String> {
@@ -394,7 +475,7 @@ fn string_argument(directive: &Directive<'_>, name: &str) -> Option<String> {
 
 /// Maps a subgraph's root type names (`schema { query: RootQuery }`) to `Query`, `Mutation`
 /// and `Subscription`, the names they take in the supergraph.
-fn root_names(document: &cynic_parser::TypeSystemDocument) -> HashMap<String, String> {
+pub(crate) fn root_names(document: &cynic_parser::TypeSystemDocument) -> HashMap<String, String> {
     let mut roots = HashMap::new();
     for definition in document.definitions() {
         let schema = match definition {
@@ -416,6 +497,7 @@ fn root_names(document: &cynic_parser::TypeSystemDocument) -> HashMap<String, St
 /// How a subgraph spells the federation directives: imported (maybe renamed) through
 /// `@link(url: ".../federation/v2.x", import: [...])`, namespaced (`@federation__key`), or bare
 /// in a federation 1 subgraph without `@link`.
+#[derive(Debug, Clone)]
 struct DirectiveNames {
     imports: HashMap<String, String>,
     namespace: String,

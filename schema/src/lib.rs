@@ -24,6 +24,7 @@
 //!   refuses breaking changes nobody accepted.
 //! - [`files`]: the files derived from the code, writing and drift checks.
 
+mod adapt;
 mod api;
 pub mod compat;
 mod compose;
@@ -35,10 +36,12 @@ mod fieldset;
 pub mod files;
 mod patch;
 mod render;
+pub mod supergraph_config;
 mod validate;
 
 pub use api::render_api;
 pub use compose::{SubgraphSource, compose};
 pub use contract::{Contract, ContractError};
 pub use diff::{Change, Severity, diff};
-pub use error::{ComposeError, Diagnostic};
+pub use error::{ComposeError, Diagnostic, Location};
+pub use supergraph_config::{ConfigError, SupergraphConfig};

@@ -1,6 +1,11 @@
 //! Persisted operations: a manifest of known documents by id (the app's operations, fixed at
 //! build time), the safelist that refuses anything else, and automatic persisted queries
 //! (Apollo's protocol: a SHA-256 hash first, the document only when the server asks for it).
+//!
+//! A manifest file is Apollo's persisted query manifest (what this engine's tools write) or the
+//! object of ids to documents Relay and graphql-codegen write; ids are found with or without a
+//! `sha256:` prefix, and the safelist matches a document by the SHA-256 of its text, whatever
+//! ids the manifest uses.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -49,6 +54,12 @@ impl From<PersistedError> for GraphqlError {
     }
 }
 
+/// The `format` of Apollo's persisted query manifest, which is also the one this engine writes.
+const APOLLO_FORMAT: &str = "apollo-persisted-query-manifest";
+
+/// The prefix the GraphQL-over-HTTP persisted documents appendix gives SHA-256 document ids.
+const SHA256_PREFIX: &str = "sha256:";
+
 /// Why a manifest file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
@@ -60,7 +71,7 @@ pub enum ManifestError {
         /// The I/O failure.
         source: std::io::Error,
     },
-    /// The file is not a manifest.
+    /// The file is not JSON.
     #[error("parsing the manifest {path}: {source}")]
     Parse {
         /// The file.
@@ -68,14 +79,36 @@ pub enum ManifestError {
         /// Where the JSON went wrong.
         source: serde_json::Error,
     },
+    /// The JSON is neither an Apollo manifest nor a map of ids to documents.
+    #[error(
+        "the manifest {path} is neither an `{APOLLO_FORMAT}` (version 1) nor an object of ids \
+         to documents: {reason}"
+    )]
+    Shape {
+        /// The file.
+        path: String,
+        /// What does not fit.
+        reason: String,
+    },
+    /// One operation of the manifest is unusable.
+    #[error("the manifest {path}, operation {id}: {reason}")]
+    Entry {
+        /// The file.
+        path: String,
+        /// The operation's id (its position when it has none).
+        id: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// One operation of a manifest.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 pub struct ManifestOperation {
-    /// The id clients send: the SHA-256 of `body`, in hex.
+    /// The id clients send: the SHA-256 of `body` in hex when this engine's tools wrote it,
+    /// whatever the client's tooling chose otherwise.
     pub id: String,
-    /// The operation's name.
+    /// The operation's name; empty for an anonymous operation.
     pub name: String,
     /// `query`, `mutation` or `subscription`.
     #[serde(rename = "type")]
@@ -84,7 +117,7 @@ pub struct ManifestOperation {
     pub body: String,
 }
 
-/// A persisted-operation manifest in Apollo's format.
+/// A persisted-operation manifest in Apollo's format, whichever format it was read from.
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
 pub struct Manifest {
     /// Always `apollo-persisted-query-manifest`.
@@ -95,14 +128,31 @@ pub struct Manifest {
     pub operations: Vec<ManifestOperation>,
 }
 
+/// One operation as an Apollo manifest gives it; the name and type are optional here and read
+/// from the document when missing.
+#[derive(Deserialize)]
+struct ApolloOperation {
+    id: String,
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    body: String,
+}
+
 impl Manifest {
-    /// Builds a manifest from `(file name, document)` pairs, one operation per document.
+    /// Builds a manifest from `(operation name, document)` pairs, one operation per document.
     pub fn from_documents<'a>(documents: impl IntoIterator<Item = (&'a str, &'a str)>) -> Manifest {
         let mut operations: Vec<ManifestOperation> = documents
             .into_iter()
             .map(|(name, body)| {
                 let body = body.trim().to_owned();
-                let kind = operation_kind(&body);
+                let kind = graphql_tools::parser::parse_query::<String>(&body)
+                    .ok()
+                    .and_then(|document| first_operation(&document).map(|(_, kind)| kind))
+                    // A document that does not parse counts as a query: the engine refuses it
+                    // when it is sent, and the schema tool validates every manifest operation
+                    // against the API schema.
+                    .unwrap_or("query");
                 ManifestOperation {
                     id: sha256_hex(&body),
                     name: name.to_owned(),
@@ -113,47 +163,181 @@ impl Manifest {
             .collect();
         operations.sort_by(|a, b| a.name.cmp(&b.name));
         Manifest {
-            format: "apollo-persisted-query-manifest".to_owned(),
+            format: APOLLO_FORMAT.to_owned(),
             version: 1,
             operations,
         }
     }
 
-    /// Reads a manifest file.
+    /// Reads a manifest file: Apollo's persisted query manifest (the format this engine's
+    /// tools write), or the object of ids to documents Relay and graphql-codegen write, told
+    /// apart by the JSON's shape. Every document must parse.
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let display = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
-            path: path.display().to_string(),
+            path: display.clone(),
             source,
         })?;
-        serde_json::from_str(&text).map_err(|source| ManifestError::Parse {
-            path: path.display().to_string(),
+        let json: Value = serde_json::from_str(&text).map_err(|source| ManifestError::Parse {
+            path: display.clone(),
             source,
+        })?;
+        let Value::Object(object) = json else {
+            return Err(ManifestError::Shape {
+                path: display,
+                reason: "the JSON is not an object".to_owned(),
+            });
+        };
+        let mut operations = if object.contains_key("format") || object.contains_key("operations") {
+            apollo_operations(object, &display)?
+        } else {
+            keyed_operations(object, &display)?
+        };
+        operations.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        let mut bodies: HashMap<&str, &ManifestOperation> = HashMap::new();
+        for operation in &operations {
+            if let Some(other) = bodies.insert(canonical_id(&operation.id), operation)
+                && other.body != operation.body
+            {
+                return Err(ManifestError::Entry {
+                    path: display,
+                    id: operation.id.clone(),
+                    reason: format!("the id of `{}` names a different document", other.id),
+                });
+            }
+        }
+        Ok(Manifest {
+            format: APOLLO_FORMAT.to_owned(),
+            version: 1,
+            operations,
         })
     }
 }
 
-/// The kind of the first operation in `document`, read from the parsed document. A document
-/// that does not parse counts as a query: the engine refuses it when it is sent, and the
-/// schema tool validates every manifest operation against the API schema.
-fn operation_kind(document: &str) -> &'static str {
-    use graphql_tools::parser::query::{Definition, OperationDefinition};
-    let Ok(parsed) = graphql_tools::parser::parse_query::<String>(document) else {
-        return "query";
+/// The operations of an Apollo persisted query manifest (`{format, version, operations}`).
+fn apollo_operations(
+    mut object: serde_json::Map<String, Value>,
+    path: &str,
+) -> Result<Vec<ManifestOperation>, ManifestError> {
+    let shape = |reason: String| ManifestError::Shape {
+        path: path.to_owned(),
+        reason,
     };
-    for definition in &parsed.definitions {
-        match definition {
-            Definition::Operation(OperationDefinition::Mutation(_)) => return "mutation",
-            Definition::Operation(OperationDefinition::Subscription(_)) => return "subscription",
-            Definition::Operation(_) => return "query",
-            Definition::Fragment(_) => {}
-        }
+    match object.get("format") {
+        Some(Value::String(format)) if format == APOLLO_FORMAT => {}
+        Some(other) => return Err(shape(format!("`format` is {other}"))),
+        None => return Err(shape("`format` is missing".to_owned())),
     }
-    "query"
+    match object.get("version") {
+        Some(version) if version.as_u64() == Some(1) => {}
+        Some(other) => return Err(shape(format!("`version` is {other}"))),
+        None => return Err(shape("`version` is missing".to_owned())),
+    }
+    let Some(Value::Array(entries)) = object.remove("operations") else {
+        return Err(shape("`operations` is not a list".to_owned()));
+    };
+    entries
+        .into_iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            let id = entry
+                .get("id")
+                .and_then(Value::as_str)
+                .map_or_else(|| format!("#{index}"), str::to_owned);
+            let entry: ApolloOperation =
+                serde_json::from_value(entry).map_err(|error| ManifestError::Entry {
+                    path: path.to_owned(),
+                    id: id.clone(),
+                    reason: error.to_string(),
+                })?;
+            let (name, kind) = describe(&entry.id, &entry.body, path)?;
+            Ok(ManifestOperation {
+                name: entry.name.unwrap_or(name),
+                kind: entry.kind.unwrap_or(kind),
+                id: entry.id,
+                body: entry.body,
+            })
+        })
+        .collect()
+}
+
+/// The operations of an object of ids to documents, as Relay and graphql-codegen's persisted
+/// documents write it (`{"<id>": "query ... { ... }"}`).
+fn keyed_operations(
+    object: serde_json::Map<String, Value>,
+    path: &str,
+) -> Result<Vec<ManifestOperation>, ManifestError> {
+    object
+        .into_iter()
+        .map(|(id, body)| {
+            let Value::String(body) = body else {
+                return Err(ManifestError::Shape {
+                    path: path.to_owned(),
+                    reason: format!("the value of `{id}` is not a document string"),
+                });
+            };
+            let (name, kind) = describe(&id, &body, path)?;
+            Ok(ManifestOperation {
+                id,
+                name,
+                kind,
+                body,
+            })
+        })
+        .collect()
+}
+
+/// The name and type of the first operation of a manifest entry's document; a document that
+/// does not parse, or holds no operation, is refused.
+fn describe(id: &str, body: &str, path: &str) -> Result<(String, String), ManifestError> {
+    let refuse = |reason: String| ManifestError::Entry {
+        path: path.to_owned(),
+        id: id.to_owned(),
+        reason,
+    };
+    let document = graphql_tools::parser::parse_query::<String>(body)
+        .map_err(|error| refuse(format!("the document does not parse: {error}")))?;
+    let (name, kind) = first_operation(&document)
+        .ok_or_else(|| refuse("the document holds no operation".to_owned()))?;
+    Ok((name.unwrap_or_default().to_owned(), kind.to_owned()))
+}
+
+/// The name (none when anonymous) and type of the first operation in `document`.
+fn first_operation<'d>(
+    document: &'d graphql_tools::parser::query::Document<'_, String>,
+) -> Option<(Option<&'d str>, &'static str)> {
+    use graphql_tools::parser::query::{Definition, OperationDefinition};
+    document
+        .definitions
+        .iter()
+        .find_map(|definition| match definition {
+            Definition::Operation(OperationDefinition::Query(q)) => {
+                Some((q.name.as_deref(), "query"))
+            }
+            Definition::Operation(OperationDefinition::Mutation(m)) => {
+                Some((m.name.as_deref(), "mutation"))
+            }
+            Definition::Operation(OperationDefinition::Subscription(s)) => {
+                Some((s.name.as_deref(), "subscription"))
+            }
+            Definition::Operation(OperationDefinition::SelectionSet(_)) => Some((None, "query")),
+            Definition::Fragment(_) => None,
+        })
+}
+
+/// An id without its `sha256:` prefix, so a client sending either spelling of a key finds the
+/// document the manifest holds under the other.
+fn canonical_id(id: &str) -> &str {
+    id.strip_prefix(SHA256_PREFIX).unwrap_or(id)
 }
 
 /// The persisted-operation store of one engine.
 pub struct Persisted {
+    /// The manifest's documents by id, the id without its `sha256:` prefix.
     by_id: HashMap<String, Arc<str>>,
+    /// The manifest's documents by the SHA-256 of their text: the safelist, and what an APQ
+    /// hash finds, whatever ids the manifest's format chose.
+    by_hash: HashMap<String, Arc<str>>,
     safelist: bool,
     apq: Option<moka::sync::Cache<String, Arc<str>>>,
 }
@@ -161,14 +345,13 @@ pub struct Persisted {
 impl Persisted {
     /// A store over `manifest` with the given policy.
     pub fn new(config: &PersistedConfig, manifest: Option<Manifest>) -> Persisted {
-        let by_id = manifest
-            .map(|m| {
-                m.operations
-                    .into_iter()
-                    .map(|op| (op.id, Arc::from(op.body.as_str())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut by_id = HashMap::new();
+        let mut by_hash = HashMap::new();
+        for operation in manifest.map(|m| m.operations).unwrap_or_default() {
+            let body: Arc<str> = Arc::from(operation.body);
+            by_hash.insert(sha256_hex(&body), body.clone());
+            by_id.insert(canonical_id(&operation.id).to_owned(), body);
+        }
         let apq = (config.apq && !config.safelist).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(config.apq_cache_bytes)
@@ -177,6 +360,7 @@ impl Persisted {
         });
         Persisted {
             by_id,
+            by_hash,
             safelist: config.safelist,
             apq,
         }
@@ -188,7 +372,10 @@ impl Persisted {
     /// valid documents take room in the cache. `None` when the request names no document.
     pub fn resolve(&self, request: &Request) -> Result<Resolved, PersistedError> {
         if let Some(id) = request.document_id.as_deref() {
-            let body = self.by_id.get(id).ok_or(PersistedError::NotFound)?;
+            let body = self
+                .by_id
+                .get(canonical_id(id))
+                .ok_or(PersistedError::NotFound)?;
             return Ok(Resolved::found(body));
         }
         let hash = match request.extensions.get("persistedQuery") {
@@ -209,7 +396,7 @@ impl Persisted {
                 if sha256_hex(query) != hash {
                     return Err(PersistedError::HashMismatch);
                 }
-                if self.safelist && !self.by_id.contains_key(&hash) {
+                if self.safelist && !self.by_hash.contains_key(&hash) {
                     return Err(PersistedError::NotFound);
                 }
                 let document: Arc<str> = Arc::from(query);
@@ -223,7 +410,9 @@ impl Persisted {
                 })
             }
             (None, Some(hash)) => {
-                if let Some(body) = self.by_id.get(&hash) {
+                // Apollo's clients send the manifest's id as this hash, which need not be the
+                // document's own.
+                if let Some(body) = self.by_id.get(&hash).or_else(|| self.by_hash.get(&hash)) {
                     return Ok(Resolved::found(body));
                 }
                 match &self.apq {
@@ -236,7 +425,7 @@ impl Persisted {
                 }
             }
             (Some(query), None) => {
-                if self.safelist && !self.by_id.contains_key(&sha256_hex(query)) {
+                if self.safelist && !self.by_hash.contains_key(&sha256_hex(query)) {
                     return Err(PersistedError::NotFound);
                 }
                 Ok(Resolved::found(&Arc::from(query)))

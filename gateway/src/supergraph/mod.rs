@@ -6,8 +6,11 @@
 
 pub mod access;
 pub mod api;
+#[cfg(feature = "compose")]
+pub mod compose;
 pub mod introspection;
 pub mod planner;
+pub mod source;
 
 use std::collections::HashMap;
 use std::sync::Arc;

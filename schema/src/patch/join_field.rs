@@ -41,8 +41,15 @@ pub(super) fn apply(document: &mut Document, context: &Context<'_>) {
                 }
             }
             TypeDefinition::InputObject(t) => {
+                let graphs = join_type_graphs(&t.directives);
                 for field in &mut t.fields {
-                    spread_types(context, &t.name, &field.name, &mut field.directives);
+                    spread_types(
+                        context,
+                        &t.name,
+                        &field.name,
+                        &graphs,
+                        &mut field.directives,
+                    );
                 }
             }
             _ => {}
@@ -60,7 +67,7 @@ fn patch_output_field(
     drop_unknown_overrides(context, directives);
     keep_used_overridden(context, type_name, field_name, directives);
     restore_externals(context, type_name, field_name, type_graphs, directives);
-    spread_types(context, type_name, field_name, directives);
+    spread_types(context, type_name, field_name, type_graphs, directives);
 }
 
 /// Apollo ignores `@override(from:)` naming a subgraph that is not part of the composition.
@@ -163,33 +170,56 @@ fn restore_externals(
     }
 }
 
-/// When subgraphs disagree on a field's type, Apollo writes `type:` on every `@join__field`.
+/// When subgraphs disagree on a field's type, Apollo writes `type:` on every `@join__field`,
+/// each the type its subgraph declares (which composition may not have seen: see
+/// `adapt::field_type`).
 fn spread_types(
     context: &Context<'_>,
     type_name: &str,
     field_name: &str,
-    directives: &mut [Directive],
+    type_graphs: &[String],
+    directives: &mut Vec<Directive>,
 ) {
-    let typed = directives
-        .iter()
-        .any(|d| d.name == "join__field" && string_arg(d, "type").is_some());
-    if !typed {
-        return;
-    }
-    for d in directives.iter_mut().filter(|d| d.name == "join__field") {
-        if string_arg(d, "type").is_some() {
-            continue;
-        }
-        let Some(graph) = graph_arg(d).map(str::to_owned) else {
-            continue;
-        };
-        let ty = context
+    let declared = |graph: &str| -> Option<String> {
+        context
             .graphs
             .iter()
             .find(|g| g.value == graph)
             .and_then(|g| g.facts.types.get(type_name)?.field(field_name))
-            .map(|field| field.ty.clone());
-        if let Some(ty) = ty {
+            .map(|field| field.ty.clone())
+    };
+    let joined: Vec<String> = directives
+        .iter()
+        .filter(|d| d.name == "join__field")
+        .filter_map(|d| graph_arg(d).map(str::to_owned))
+        .collect();
+    // No `@join__field` means every subgraph of the type.
+    let graphs: Vec<String> = if joined.is_empty() {
+        type_graphs
+            .iter()
+            .filter(|g| declared(g).is_some())
+            .cloned()
+            .collect()
+    } else {
+        joined.clone()
+    };
+    let mut types: Vec<String> = graphs.iter().filter_map(|g| declared(g)).collect();
+    types.sort();
+    types.dedup();
+    let typed = directives
+        .iter()
+        .any(|d| d.name == "join__field" && string_arg(d, "type").is_some());
+    if !typed && types.len() < 2 {
+        return;
+    }
+    if joined.is_empty() {
+        directives.extend(graphs.iter().map(|g| join_field_for(g)));
+    }
+    for d in directives.iter_mut().filter(|d| d.name == "join__field") {
+        let Some(graph) = graph_arg(d).map(str::to_owned) else {
+            continue;
+        };
+        if let Some(ty) = declared(&graph) {
             set_arg(d, "type", Value::String(ty));
         }
     }

@@ -3,9 +3,11 @@
 //! `graphql-tools`, the parser the planner reads supergraphs with) and the subgraph facts, and
 //! edits the document in place:
 //!
+//! 0. [`adapted`]: what `adapt`'s edits of the subgraph SDLs left in the output, removed.
 //! 1. [`join_field`]: `external: true` where a subgraph's field is `@external` (composition
 //!    drops it on key fields), `override:` naming no subgraph removed, `type:` on every
-//!    `@join__field` of a field whose type differs between subgraphs.
+//!    `@join__field` of a field whose type differs between subgraphs, as each subgraph declares
+//!    it.
 //! 2. [`join_type`]: a `@join__type` for every subgraph defining a type (root types, unions and
 //!    `@interfaceObject` entities included), `extension: true` on keys of type extensions.
 //! 3. [`spec`]: the `@link`s, the join spec's directive definitions as Apollo declares them
@@ -13,6 +15,7 @@
 //! 4. [`order`]: a stable order: types by name, fields in subgraph declaration order, directive
 //!    arguments in the order the join spec declares them; redundant `@join__field`s dropped.
 
+mod adapted;
 mod join_field;
 mod join_type;
 mod order;
@@ -85,6 +88,7 @@ impl<'a> Context<'a> {
 /// Runs every patch, in order, over a composed supergraph.
 pub(crate) fn apply(document: &mut Document, subgraphs: &[SubgraphFacts]) {
     let context = Context::new(document, subgraphs);
+    adapted::apply(document, &context);
     join_field::apply(document, &context);
     join_type::apply(document, &context);
     spec::apply(document);

@@ -276,3 +276,35 @@ fn a_contract_hiding_every_query_field_is_refused() {
         .expect_err("refused");
     assert!(matches!(error, ContractError::EmptyQuery(ref name) if name == "Query"));
 }
+
+#[test]
+fn an_include_list_shows_only_what_is_tagged_and_exclusion_still_wins() {
+    let sdl = fed2(
+        &["@key", "@tag"],
+        "type Query {\n  products: [Product!]! @tag(name: \"public\")\n  orders: [Order!]!\n  me: User @tag(name: \"public\")\n}\n\
+         type Product @key(fields: \"id\") @tag(name: \"public\") { id: ID! name: String! cost: Int @tag(name: \"internal\") }\n\
+         type Order { id: ID! }\n\
+         type User { id: ID! @tag(name: \"public\") email: String }",
+    );
+    let supergraph = supergraph(&[("shop", &sdl)]);
+    let contract = Contract::excluding(&["internal"])
+        .including(&["public"])
+        .apply(&supergraph)
+        .expect("applies");
+    let api = render_api(&planner(&contract).consumer_schema.document);
+    let document = graphql_tools::parser::parse_schema::<String>(&api)
+        .expect("the API schema parses")
+        .into_static();
+    for shown in [
+        "Query.products",
+        "Query.me",
+        "Product.id",
+        "Product.name",
+        "User.id",
+    ] {
+        assert!(has(&document, shown), "{shown} should be shown:\n{api}");
+    }
+    for hidden in ["Query.orders", "Order", "Product.cost", "User.email"] {
+        assert!(!has(&document, hidden), "{hidden} should be hidden:\n{api}");
+    }
+}

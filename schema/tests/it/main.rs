@@ -8,6 +8,7 @@ mod diff;
 mod errors;
 mod files;
 mod patches;
+mod scratch;
 
 use hive_router_query_planner::{
     ast::normalization::normalize_operation,
@@ -98,4 +99,21 @@ pub fn definition<'s>(supergraph: &'s str, header: &str) -> &'s str {
         .find(terminator)
         .map_or(supergraph.len(), |end| start + end + extra);
     &supergraph[start..end]
+}
+
+/// Scratch: the whole plan's `Display`.
+pub fn plan_outline_full(planner: &Planner, operation: &str) -> String {
+    let operation = safe_parse_operation(operation).expect("the operation parses");
+    let normalized = match normalize_operation(&planner.supergraph, &operation, None) {
+        Ok(n) => n,
+        Err(e) => return format!("NORMALIZE ERROR {e}"),
+    };
+    match planner.plan_from_normalized_operation(
+        normalized.executable_operation(),
+        PlannerOverrideContext::default(),
+        &CancellationToken::new(),
+    ) {
+        Ok(plan) => plan.to_string(),
+        Err(e) => format!("PLAN ERROR {e}"),
+    }
 }

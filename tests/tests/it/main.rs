@@ -9,5 +9,6 @@ mod faults;
 mod inventory;
 mod keys;
 mod orders;
+mod own_subgraphs;
 mod reviews;
 mod session;

@@ -11,9 +11,13 @@
 //!
 //! # Layout
 //! - [`main`]: parses the command line and runs one command.
+//! - [`any`]: `compose --config` and `check --config` for anyone's subgraphs.
 //! - [`workspace`]: which subgraphs and clients there are, where each derived file goes, the
 //!   mobile operation manifest and the mobile gate.
+//! - [`manifest`]: `manifest`, the persisted-operation manifest of any folder of operations.
 
+pub mod any;
+pub mod manifest;
 pub mod workspace;
 
 use std::fs;
@@ -44,11 +48,38 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Writes the subgraph SDLs, the supergraphs, the client API schemas and the mobile
-    /// operation manifest.
-    Compose,
+    /// operation manifest; with `--config`, composes any subgraphs a supergraph config lists.
+    Compose {
+        /// A supergraph config (rover's YAML) to compose instead of this workspace.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Where to write the supergraph (standard output when not given).
+        #[arg(long, requires = "config")]
+        output: Option<PathBuf>,
+        /// Cut a contract showing only elements with these tags (repeatable).
+        #[arg(long = "include-tag", requires = "config")]
+        include_tags: Vec<String>,
+        /// Cut a contract hiding elements with these tags (repeatable).
+        #[arg(long = "exclude-tag", requires = "config")]
+        exclude_tags: Vec<String>,
+        /// Where to write the contract supergraph.
+        #[arg(long, requires = "config")]
+        contract_output: Option<PathBuf>,
+        /// Where to write the API schema clients see (of the contract, when tags are given).
+        #[arg(long, requires = "config")]
+        api_output: Option<PathBuf>,
+    },
     /// Exits 1, listing the files that differ from what the code writes, or the breaking
-    /// changes of the mobile API since its last release that nobody accepted.
-    Check,
+    /// changes of the mobile API since its last release that nobody accepted; with `--config`
+    /// and `--supergraph`, whether that supergraph is still what the config composes.
+    Check {
+        /// A supergraph config (rover's YAML) to compose instead of this workspace.
+        #[arg(long, requires = "supergraph")]
+        config: Option<PathBuf>,
+        /// The supergraph file to check against the config.
+        #[arg(long, requires = "config")]
+        supergraph: Option<PathBuf>,
+    },
     /// Lists the changes from one API schema to another; exits 1 when one is breaking, 2 when
     /// a file cannot be read.
     Diff {
@@ -60,6 +91,20 @@ enum Command {
     /// Records the current mobile API as released (`schema/mobile/released.graphql`) and
     /// empties its list of accepted breaking changes: run it when a new app version ships.
     Release,
+    /// Writes the persisted-operation manifest of every `.graphql` file under a folder (each
+    /// file one or more named operations), ids the SHA-256 of each document.
+    Manifest {
+        /// The folder of `.graphql` files (its folders are read too).
+        #[arg(long)]
+        operations: PathBuf,
+        /// The manifest file to write.
+        #[arg(long)]
+        output: PathBuf,
+        /// `apollo` (also `tributary`): Apollo's persisted query manifest, the engine's own;
+        /// `documents`: an object of ids to documents, as Relay and graphql-codegen write it.
+        #[arg(long, value_enum, default_value_t)]
+        format: manifest::Format,
+    },
 }
 
 /// Runs the command line; the exit code says whether it succeeded.
@@ -68,9 +113,35 @@ pub fn main() -> ExitCode {
     let root = fs::canonicalize(&cli.root).unwrap_or(cli.root);
     match cli.command {
         Command::Diff { old, new } => diff_files(&old, &new),
-        Command::Compose => run(&root, compose),
-        Command::Check => run(&root, check),
+        Command::Compose {
+            config: Some(config),
+            output,
+            include_tags,
+            exclude_tags,
+            contract_output,
+            api_output,
+        } => any::compose(
+            &config,
+            &any::Outputs {
+                supergraph: output,
+                include_tags,
+                exclude_tags,
+                contract: contract_output,
+                api: api_output,
+            },
+        ),
+        Command::Compose { config: None, .. } => run(&root, compose),
+        Command::Check {
+            config: Some(config),
+            supergraph: Some(supergraph),
+        } => any::check(&config, &supergraph),
+        Command::Check { .. } => run(&root, check),
         Command::Release => run(&root, release),
+        Command::Manifest {
+            operations,
+            output,
+            format,
+        } => manifest::run(&operations, &output, format),
     }
 }
 

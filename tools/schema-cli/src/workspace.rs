@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 
 use graphql_tools::static_graphql::schema::Document;
 use subgraph_kit::Subgraph;
-use tributary_gateway::Manifest;
 
 use tributary_schema::compat::{self, Allowed, Verdict};
 use tributary_schema::diff::DiffError;
@@ -27,6 +26,8 @@ use tributary_schema::files::{Artifacts, FileError, SUBGRAPHS_DIR, SUPERGRAPH_FI
 use tributary_schema::{
     ComposeError, Contract, ContractError, SubgraphSource, compose, render_api,
 };
+
+use crate::manifest::{self, OperationsError};
 
 /// The schema directory, under the workspace root.
 pub const SCHEMA_DIR: &str = "schema";
@@ -208,97 +209,32 @@ pub fn artifacts(root: &Path) -> Result<Artifacts, WorkspaceError> {
 /// `apollo-persisted-query-manifest` format, ids computed as the engine computes them.
 /// Each file holds one named operation (and its fragments) valid against `api`.
 pub fn manifest(dir: &Path, api: &Document) -> Result<String, WorkspaceError> {
-    let mut paths = Vec::new();
-    match fs::read_dir(dir) {
-        Ok(entries) => {
-            for entry in entries {
-                let entry = entry.map_err(|source| FileError {
-                    path: dir.to_owned(),
-                    source,
-                })?;
-                let path = entry.path();
-                if path.extension().is_some_and(|e| e == "graphql") {
-                    paths.push(path);
-                }
-            }
-        }
-        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(FileError {
-                path: dir.to_owned(),
-                source,
-            }
-            .into());
-        }
-    }
-    paths.sort();
     let plan = graphql_tools::validation::rules::default_rules_validation_plan();
-    let mut operations: Vec<(String, String, PathBuf)> = Vec::new();
-    for path in paths {
-        let text = fs::read_to_string(&path).map_err(|source| FileError {
-            path: path.clone(),
-            source,
-        })?;
-        let invalid = |message: String| WorkspaceError::Operation {
-            path: path.clone(),
-            message,
-        };
-        let document = graphql_tools::parser::parse_query::<String>(&text)
-            .map_err(|error| invalid(error.to_string()))?
-            .into_static();
-        let name = operation_name(&document).map_err(invalid)?;
-        let errors = graphql_tools::validation::validate::validate(api, &document, &plan);
-        if !errors.is_empty() {
-            let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
-            return Err(invalid(format!(
-                "invalid against the mobile API: {}",
-                messages.join("; ")
-            )));
+    let rules = manifest::Rules {
+        one_per_file: true,
+        recursive: false,
+    };
+    let operations = manifest::read(dir, rules, |document| {
+        let errors = graphql_tools::validation::validate::validate(api, document, &plan);
+        if errors.is_empty() {
+            return Ok(());
         }
-        if let Some((_, _, other)) = operations.iter().find(|(n, _, _)| *n == name) {
-            return Err(invalid(format!(
-                "operation `{name}` is also defined in {}",
-                other.display()
-            )));
-        }
-        operations.push((name, text, path));
-    }
-    let manifest =
-        Manifest::from_documents(operations.iter().map(|(n, t, _)| (n.as_str(), t.as_str())));
-    let json =
-        serde_json::to_string_pretty(&manifest).map_err(|error| WorkspaceError::Operation {
+        let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+        Err(format!(
+            "invalid against the mobile API: {}",
+            messages.join("; ")
+        ))
+    })
+    .map_err(|error| match error {
+        OperationsError::File(error) => WorkspaceError::File(error),
+        OperationsError::Operation { path, message } => WorkspaceError::Operation { path, message },
+    })?;
+    manifest::render(&operations, manifest::Format::Apollo).map_err(|error| {
+        WorkspaceError::Operation {
             path: dir.to_owned(),
             message: error.to_string(),
-        })?;
-    Ok(json)
-}
-
-/// The name of the document's one operation.
-fn operation_name(
-    document: &graphql_tools::static_graphql::query::Document,
-) -> Result<String, String> {
-    use graphql_tools::parser::query::{Definition, OperationDefinition};
-    let mut names = Vec::new();
-    for definition in &document.definitions {
-        let Definition::Operation(operation) = definition else {
-            continue;
-        };
-        let name = match operation {
-            OperationDefinition::Query(q) => q.name.clone(),
-            OperationDefinition::Mutation(m) => m.name.clone(),
-            OperationDefinition::Subscription(s) => s.name.clone(),
-            OperationDefinition::SelectionSet(_) => None,
-        };
-        names.push(name.ok_or("every persisted operation must be named")?);
-    }
-    match names.as_slice() {
-        [name] => Ok(name.clone()),
-        [] => Err("the file holds no operation".to_owned()),
-        _ => Err(format!(
-            "the file holds {} operations; put each in a file of its own",
-            names.len()
-        )),
-    }
+        }
+    })
 }
 
 /// The gate of the mobile API: the released version under `root` against `current`.

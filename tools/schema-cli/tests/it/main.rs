@@ -1,12 +1,13 @@
 //! The schema command line's tests: the workspace's subgraphs compose into supergraphs the
 //! gateway's planner plans across, each client gets its files (its supergraph, its API, the
-//! mobile manifest), the checked-in files match the code, and the mobile gate and the `diff`
-//! command refuse breaking changes.
+//! mobile manifest), the checked-in files match the code, the mobile gate and the `diff`
+//! command refuse breaking changes, and `manifest` writes any folder's operations.
 
 mod clients;
 mod compat;
 mod domain;
 mod invariants;
+mod manifest;
 mod properties;
 mod snapshots;
 
