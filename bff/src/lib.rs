@@ -330,3 +330,64 @@ async fn compose_config(path: &Path) -> Result<String, BffError> {
 async fn compose_config(_path: &Path) -> Result<String, BffError> {
     Err(BffError::NeedsCompose("a supergraph config"))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bff_file_resolves_its_paths_against_its_folder() {
+        let dir = std::env::temp_dir().join(format!("bff-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bff.toml");
+        std::fs::write(
+            &path,
+            "supergraph = \"graph/supergraph.graphql\"\nexclude_tags = [\"internal\"]\nmanifest = \"/abs/manifest.json\"\n",
+        )
+        .unwrap();
+        let file = BffFile::load(&path).unwrap();
+        assert_eq!(file.supergraph, Some(dir.join("graph/supergraph.graphql")));
+        assert_eq!(file.manifest, Some(PathBuf::from("/abs/manifest.json")));
+        assert_eq!(file.exclude_tags, vec!["internal".to_owned()]);
+        std::fs::write(&path, "supergraf = \"x\"\n").unwrap();
+        let error = BffFile::load(&path).unwrap_err().to_string();
+        assert!(
+            error.contains("bff.toml") && error.contains("supergraf"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_bff_file_replaces_the_embedded_supergraph_and_a_contract_needs_the_feature() {
+        let sdl = "schema @link(url: \"https://specs.apollo.dev/link/v1.0\") @link(url: \"https://specs.apollo.dev/join/v0.3\", for: EXECUTION) { query: Query }\n\
+                   directive @join__graph(name: String!, url: String!) on ENUM_VALUE\n\
+                   directive @link(url: String, as: String, for: link__Purpose, import: [link__Import]) repeatable on SCHEMA\n\
+                   scalar link__Import\nenum link__Purpose { SECURITY EXECUTION }\n\
+                   enum join__Graph { A @join__graph(name: \"a\", url: \"http://127.0.0.1:1/graphql\") }\n\
+                   type Query { hello: String }";
+        let dir = std::env::temp_dir().join(format!("bff-sdl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("supergraph.graphql");
+        std::fs::write(&file, sdl).unwrap();
+        let built = Bff::new("t")
+            .supergraph_sdl("not a supergraph")
+            .file(BffFile {
+                supergraph: Some(file.clone()),
+                ..BffFile::default()
+            })
+            .build();
+        assert!(built.is_ok(), "{:?}", built.err());
+        let tagged = Bff::new("t")
+            .supergraph_file(&file)
+            .contract(&[] as &[&str], &["internal"])
+            .build();
+        if cfg!(feature = "compose") {
+            assert!(tagged.is_ok(), "{:?}", tagged.err());
+        } else {
+            assert!(matches!(tagged, Err(BffError::NeedsCompose(_))));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -398,7 +398,8 @@ impl Default for Limits {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PersistedConfig {
-    /// A manifest file (`apollo-persisted-query-manifest` JSON) of the operations clients send.
+    /// A manifest file of the operations clients send: Apollo's persisted query manifest, or
+    /// the id-to-document map Relay and graphql-codegen write.
     pub manifest: Option<PathBuf>,
     /// Refuse every document that is not in the manifest (production mobile clients).
     pub safelist: bool,
