@@ -5,14 +5,21 @@
 //! It knows nothing of the demo domains (none of their types or fields appears here) and nothing
 //! of either BFF: a BFF is an engine plus configuration plus in-process subgraphs.
 //!
+//! The `compose` feature (on by default, off where a BFF depends on the engine) lets the
+//! router compose a supergraph config at start and again on change ([`supergraph::compose`],
+//! [`supergraph::source`], [`engine::follow`]); it is the only way the engine reaches the
+//! composer.
+//!
 //! # Layout, along the request path
 //! Each module depends only on the ones listed before it (`tests/it/layering.rs` keeps it so):
 //! 1. [`error`]: `GraphqlError` and the `Code` of every error the engine emits.
 //! 2. [`request`]: the engine's wire-agnostic request and response.
 //! 3. [`config`]: the sectioned configuration and its one loader.
 //! 4. [`supergraph`]: loading, the planner adapter, the API schema, introspection.
-//! 5. [`admit`]: body and batch sizes, persisted operations, APQ, the safelist.
-//! 6. [`prepare`]: parse, limits, validate, normalize, plan, plan cache; variables.
+//! 5. [`admit`]: body and batch sizes, persisted operations, APQ, the safelist, tokens, cookie
+//!    sessions, rate limits.
+//! 6. [`prepare`]: parse, limits, validate, normalize, plan, plan cache; variables;
+//!    authorization directives; demand control.
 //! 7. [`transport`]: HTTP and in-process subgraph calls, single flight.
 //! 8. [`cache`]: the response cache, entity tags and invalidation, the Redis tier.
 //! 9. [`execute`]: walk the plan, fetch, merge; data and errors out.
