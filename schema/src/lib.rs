@@ -3,8 +3,9 @@
 //! API schemas clients see, telling breaking from safe changes between two versions of an API,
 //! and keeping the checked-in copies of all of these in step with the code.
 //!
-//! Composition is `graphql-composition`'s, followed by patches that make its output what
-//! Apollo's composer emits for the same subgraphs (root types joined to their subgraphs,
+//! Composition is `graphql-composition`'s, on subgraph SDL adapted where it refuses sets Apollo's
+//! composer accepts, followed by patches that make its output what Apollo's composer emits for
+//! the same subgraphs (root types joined to their subgraphs,
 //! `external: true` on `@external` key fields, `@interfaceObject` joins, the join spec's
 //! `repeatable` definitions and `@link`s): the gateway's planner, `hive-router-query-planner`,
 //! reads supergraphs in that form. The library does no I/O except in [`files`], and it knows
@@ -14,9 +15,12 @@
 //!
 //! # Layout
 //! - [`compose()`]: subgraph sources in, supergraph SDL out, or a [`ComposeError`] naming the
-//!   subgraphs, type and field at fault.
+//!   subgraphs, type, field and lines at fault.
 //! - `facts`, `fieldset`: what each subgraph SDL declares (keys, `@external`s, field order).
 //! - `validate`: rules Apollo's composer enforces that `graphql-composition` does not.
+//! - `adapt`: the edits of subgraph SDL that let `graphql-composition` compose what Apollo's
+//!   composer accepts and it refuses (entity and value type, differing enums, object and union,
+//!   nested key fields, shareable types with differing fields).
 //! - `patch`: the post-processing steps, one module each; `render`: the stable SDL layout.
 //! - [`Contract`]: a supergraph with the elements of excluded `@tag`s made `@inaccessible`.
 //! - [`render_api`]: an API schema document (the engine's) as stable SDL.

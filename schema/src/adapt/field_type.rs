@@ -23,7 +23,10 @@ use crate::facts::{Kind, SubgraphFacts, named_type};
 /// Rewrites the subgraph's declarations of such fields.
 pub(super) fn adapt(source: &Source<'_>, all: &[SubgraphFacts], edits: &mut Edits) {
     let own = source.facts;
+    // Abstract types to declare in this subgraph, with the objects its fields return.
     let mut declared: BTreeMap<String, (Kind, BTreeSet<String>)> = BTreeMap::new();
+    // Each rewrite: the bytes of the type, the type to write, the abstract type it needs.
+    let mut rewrites: Vec<(usize, usize, String, Option<String>)> = Vec::new();
     for (type_name, ty) in &own.types {
         if !matches!(ty.kind, Kind::Object | Kind::Interface) {
             continue;
@@ -34,6 +37,7 @@ pub(super) fn adapt(source: &Source<'_>, all: &[SubgraphFacts], edits: &mut Edit
             };
             let object = named_type(&field.ty);
             let mut name = object.to_owned();
+            let mut needs = None;
             if let Some(wider) = widened(own, all, type_name, &field.name) {
                 match own.types.get(&wider.name) {
                     Some(_) if !is_possible(own, object, &wider.name) => continue,
@@ -44,6 +48,7 @@ pub(super) fn adapt(source: &Source<'_>, all: &[SubgraphFacts], edits: &mut Edit
                             .or_insert_with(|| (wider.kind, BTreeSet::new()))
                             .1
                             .insert(object.to_owned());
+                        needs = Some(wider.name.clone());
                     }
                 }
                 name = wider.name;
@@ -53,22 +58,33 @@ pub(super) fn adapt(source: &Source<'_>, all: &[SubgraphFacts], edits: &mut Edit
             let written = shape.render(&name);
             if written != field.ty {
                 let span = declaration.ty().span();
-                edits.replace(span.start, span.end, written);
+                rewrites.push((span.start, span.end, written, needs));
             }
         }
     }
+    let mut undeclarable = BTreeSet::new();
     for (name, (kind, objects)) in declared {
         let objects: Vec<String> = objects.into_iter().collect();
         if kind == Kind::Union {
             edits.append(&format!("union {name} = {}", objects.join(" | ")));
             continue;
         }
-        // The fields were retyped above only if this finds a field: see `widened`.
-        if let Some((field, ty)) = shared_interface_field(own, all, &name, &objects) {
-            edits.append(&format!("interface {name} {{ {field}: {ty} }}"));
-            for object in objects {
-                edits.append(&format!("extend type {object} implements {name}"));
+        match shared_interface_field(own, all, &name, &objects) {
+            Some((field, ty)) => {
+                edits.append(&format!("interface {name} {{ {field}: {ty} }}"));
+                for object in objects {
+                    edits.append(&format!("extend type {object} implements {name}"));
+                }
             }
+            // No field for all of them: the fields keep their types, for composition to report.
+            None => {
+                undeclarable.insert(name);
+            }
+        }
+    }
+    for (start, end, written, needs) in rewrites {
+        if !needs.is_some_and(|name| undeclarable.contains(&name)) {
+            edits.replace(start, end, written);
         }
     }
 }
@@ -132,6 +148,10 @@ pub(crate) fn widened(
         let Some(theirs) = other.types.get(type_name).and_then(|t| t.field(field)) else {
             continue;
         };
+        // Lists of other depths are a conflict composition reports, in the types as written.
+        if Shape::of(&theirs.ty).0.len() != Shape::of(&declared.ty).0.len() {
+            return None;
+        }
         let name = named_type(&theirs.ty);
         match other.types.get(name).map(|t| t.kind) {
             Some(kind @ (Kind::Union | Kind::Interface)) => match &wider {

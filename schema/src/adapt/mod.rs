@@ -2,8 +2,9 @@
 //! acceptable to it: each subgraph's SDL is edited, before ingestion, into one that
 //! `graphql-composition` composes into the same supergraph, and `patch::adapted` removes
 //! what the edits leave in its output. The facts read from the original SDL stay the truth for
-//! validation and for every patch; the edits only keep the same lines, so nothing a user reads
-//! points into edited text.
+//! validation and for every patch, and the edits keep each original line where it was (new
+//! definitions go after the last one), so the lines errors cite are those of the SDL as
+//! written.
 //!
 //! - [`entity`]: a type that is an entity in one subgraph and a value type in another gets, in
 //!   the value-type subgraph, a non-resolvable key on a field of its own

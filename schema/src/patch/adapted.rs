@@ -18,13 +18,22 @@ pub(super) fn apply(document: &mut super::Document, context: &Context<'_>) {
         };
         match definition {
             TypeDefinition::Object(t) => {
+                // Unless a subgraph really has a field of that name, it is `adapt`'s.
+                let adapted = !context.graphs.iter().any(|g| {
+                    g.facts
+                        .types
+                        .get(&t.name)
+                        .is_some_and(|ty| ty.field(VALUE_TYPE_KEY).is_some())
+                });
                 t.directives.retain(|d| {
-                    !is_value_type_key(d)
+                    !(adapted && is_value_type_key(d))
                         && (d.name != "join__implements"
                             || string_arg(d, "interface")
                                 .is_none_or(|interface| declares(context, d, interface, |_| true)))
                 });
-                t.fields.retain(|f| f.name != VALUE_TYPE_KEY);
+                if adapted {
+                    t.fields.retain(|f| f.name != VALUE_TYPE_KEY);
+                }
             }
             TypeDefinition::Interface(t) => {
                 let name = t.name.clone();

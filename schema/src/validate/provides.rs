@@ -14,7 +14,8 @@ use crate::error::Diagnostic;
 use crate::facts::{Kind, SubgraphFacts, named_type};
 use crate::fieldset::{self, Selection};
 
-/// Every provided field its owner does not share, in subgraph order.
+/// Every `@provides` selecting a field its subgraph resolves anyway, and every provided field
+/// its owner does not share, in subgraph order.
 pub(super) fn check(subgraphs: &[SubgraphFacts], diagnostics: &mut Vec<Diagnostic>) {
     for providing in subgraphs {
         for (type_name, ty) in &providing.types {
@@ -25,42 +26,27 @@ pub(super) fn check(subgraphs: &[SubgraphFacts], diagnostics: &mut Vec<Diagnosti
                 let Some(selections) = fieldset::parse(provides) else {
                     continue;
                 };
+                let on = (type_name.as_str(), field.name.as_str());
                 let mut resolved = Vec::new();
-                not_external(
-                    providing,
-                    named_type(&field.ty),
-                    &selections,
-                    false,
-                    &mut resolved,
-                );
-                for (target_type, target_field) in resolved {
-                    let message = format!(
-                        "`@provides(fields: \"{provides}\")` on `{type_name}.{}` selects \
-                         `{target_type}.{target_field}`, which subgraph `{}` resolves itself (it \
-                         is not `@external`){}",
-                        field.name,
-                        providing.name,
-                        if providing
-                            .types
-                            .get(&target_type)
-                            .is_some_and(|t| t.kind == Kind::Interface)
-                        {
-                            ": provide the implementations' fields through fragments \
-                             (`... on Type { field }`)"
-                        } else {
-                            ": mark it `@external`, or leave it out of `@provides`"
-                        },
-                    );
-                    diagnostics.push(Diagnostic::new(
-                        vec![providing.name.clone()],
-                        type_name,
-                        Some(&field.name),
-                        message,
-                        subgraphs,
-                    ));
+                let selected_type = named_type(&field.ty);
+                not_external(providing, selected_type, &selections, false, &mut resolved);
+                // Apollo checks each subgraph before merging them: an invalid `@provides` is
+                // reported alone, not read for what it would provide.
+                if !resolved.is_empty() {
+                    for target in resolved {
+                        let message = resolved_anyway(providing, provides, on, &target);
+                        diagnostics.push(Diagnostic::new(
+                            vec![providing.name.clone()],
+                            type_name,
+                            Some(&field.name),
+                            message,
+                            subgraphs,
+                        ));
+                    }
+                    continue;
                 }
                 let mut selected = BTreeSet::new();
-                providing.collect_targets(named_type(&field.ty), &selections, &mut selected);
+                providing.collect_targets(selected_type, &selections, &mut selected);
                 for (target_type, target_field) in &provided_fields(providing, selected) {
                     for owner in subgraphs.iter().filter(|s| s.name != providing.name) {
                         if !shares(owner, target_type, target_field) {
@@ -68,7 +54,7 @@ pub(super) fn check(subgraphs: &[SubgraphFacts], diagnostics: &mut Vec<Diagnosti
                                 subgraphs,
                                 providing,
                                 owner,
-                                (type_name, &field.name),
+                                on,
                                 (target_type, target_field),
                             ));
                         }
@@ -77,6 +63,30 @@ pub(super) fn check(subgraphs: &[SubgraphFacts], diagnostics: &mut Vec<Diagnosti
             }
         }
     }
+}
+
+/// The message for a `@provides` on `on` selecting `target`, which is not `@external`.
+fn resolved_anyway(
+    providing: &SubgraphFacts,
+    provides: &str,
+    (on_type, on_field): (&str, &str),
+    (target_type, target_field): &(String, String),
+) -> String {
+    let is_interface = providing
+        .types
+        .get(target_type)
+        .is_some_and(|t| t.kind == Kind::Interface);
+    let remedy = if is_interface {
+        "provide the implementations' fields through fragments (`... on Type { field }`)"
+    } else {
+        "mark it `@external`, or leave it out of `@provides`"
+    };
+    format!(
+        "`@provides(fields: \"{provides}\")` on `{on_type}.{on_field}` selects \
+         `{target_type}.{target_field}`, which subgraph `{}` resolves itself (it is not \
+         `@external`): {remedy}",
+        providing.name
+    )
 }
 
 /// Collects the leaves of a `@provides` selection on `type_name` that are not `@external` and

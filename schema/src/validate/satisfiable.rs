@@ -133,12 +133,22 @@ impl<'a> Walk<'a> {
         dead_ends
     }
 
-    /// The fields any subgraph declares on a type.
+    /// The fields any subgraph declares on a type, except `@inaccessible` ones (inaccessible
+    /// anywhere, so in the supergraph), which no query selects.
     fn field_names(&self, type_name: &str) -> BTreeSet<String> {
-        self.subgraphs
-            .iter()
-            .filter_map(|s| s.types.get(type_name))
-            .flat_map(|ty| ty.fields.iter().map(|f| f.name.clone()))
+        let declared = || {
+            self.subgraphs
+                .iter()
+                .filter_map(|s| s.types.get(type_name))
+                .flat_map(|ty| &ty.fields)
+        };
+        let inaccessible: BTreeSet<&str> = declared()
+            .filter(|f| f.inaccessible)
+            .map(|f| f.name.as_str())
+            .collect();
+        declared()
+            .filter(|f| !inaccessible.contains(f.name.as_str()))
+            .map(|f| f.name.clone())
             .collect()
     }
 

@@ -1,7 +1,7 @@
-//! Subgraphs that do not compose: each error names the subgraphs, type and field at fault.
+//! Subgraphs that do not compose: each error names the subgraphs, type, field and lines at fault.
 
 use crate::{fed2, sources};
-use tributary_schema::{ComposeError, Diagnostic, compose};
+use tributary_schema::{ComposeError, Diagnostic, Location, compose};
 
 /// The diagnostics of a composition that must fail.
 fn diagnostics(subgraphs: &[(&str, &str)]) -> Vec<Diagnostic> {
@@ -29,6 +29,14 @@ fn conflicting_field_types_name_the_subgraphs_type_and_field() {
         .unwrap_or_else(|| panic!("no diagnostic about `weight` in {found:?}"));
     assert_eq!(conflict.subgraphs, ["catalog", "shipping"]);
     assert_eq!(conflict.type_name.as_deref(), Some("Product"));
+    let line = |subgraph: &str, line| Location {
+        subgraph: subgraph.to_owned(),
+        line,
+    };
+    assert_eq!(
+        conflict.locations,
+        [line("catalog", 3), line("shipping", 2)]
+    );
     let shown = conflict.to_string();
     assert!(
         shown.starts_with("[catalog, shipping] Product.weight: "),

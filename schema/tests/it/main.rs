@@ -1,14 +1,17 @@
 //! The schema crate's tests: composing small fixtures, checking the result against the
-//! gateway's planner, contracts, API diffs, and writing and drift-checking derived files. The
+//! gateway's planner (and running some through the engine over small served subgraphs:
+//! `stack`), contracts, API diffs, and writing and drift-checking derived files. The
 //! tests over the workspace's own subgraphs and clients are the command line's
 //! (`tools/schema-cli/tests`), since only it names them.
 
 mod contracts;
 mod diff;
+mod entities;
 mod errors;
 mod files;
 mod patches;
-mod scratch;
+mod stack;
+mod types;
 
 use hive_router_query_planner::{
     ast::normalization::normalize_operation,
@@ -39,6 +42,11 @@ pub fn sources(subgraphs: &[(&str, &str)]) -> Vec<SubgraphSource> {
         .iter()
         .map(|(name, sdl)| SubgraphSource::new(*name, format!("http://{name}.test/graphql"), *sdl))
         .collect()
+}
+
+/// Fixtures owning their SDL, borrowed as [`sources`] and [`supergraph`] take them.
+pub fn pairs<'a>(subgraphs: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    subgraphs.iter().map(|(n, s)| (*n, s.as_str())).collect()
 }
 
 /// Composes fixtures, failing the test on a composition error.
@@ -99,21 +107,4 @@ pub fn definition<'s>(supergraph: &'s str, header: &str) -> &'s str {
         .find(terminator)
         .map_or(supergraph.len(), |end| start + end + extra);
     &supergraph[start..end]
-}
-
-/// Scratch: the whole plan's `Display`.
-pub fn plan_outline_full(planner: &Planner, operation: &str) -> String {
-    let operation = safe_parse_operation(operation).expect("the operation parses");
-    let normalized = match normalize_operation(&planner.supergraph, &operation, None) {
-        Ok(n) => n,
-        Err(e) => return format!("NORMALIZE ERROR {e}"),
-    };
-    match planner.plan_from_normalized_operation(
-        normalized.executable_operation(),
-        PlannerOverrideContext::default(),
-        &CancellationToken::new(),
-    ) {
-        Ok(plan) => plan.to_string(),
-        Err(e) => format!("PLAN ERROR {e}"),
-    }
 }
