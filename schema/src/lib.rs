@@ -22,11 +22,14 @@
 //!   composer accepts and it refuses (entity and value type, differing enums, object and union,
 //!   nested key fields, shareable types with differing fields).
 //! - `patch`: the post-processing steps, one module each; `render`: the stable SDL layout.
-//! - [`Contract`]: a supergraph with the elements of excluded `@tag`s made `@inaccessible`.
+//! - [`Contract`]: a supergraph with the elements of excluded `@tag`s (or of no included one)
+//!   made `@inaccessible`.
 //! - [`render_api`]: an API schema document (the engine's) as stable SDL.
 //! - [`diff()`]: breaking and safe changes between two API schemas; [`compat`]: the gate that
 //!   refuses breaking changes nobody accepted.
 //! - [`files`]: the files derived from the code, writing and drift checks.
+//! - [`supergraph_config`]: rover's supergraph config, read (schema files read, URLs listed
+//!   for the caller to fetch).
 
 mod adapt;
 mod api;
