@@ -1,26 +1,31 @@
 //! What every Tributary domain subgraph shares, so that a subgraph crate holds only its domain.
 //!
 //! The kit owns what a domain service adds to an async-graphql subgraph: the bootstrap
-//! (command line, database connection, migrations, seeding, the axum server with `/graphql`
-//! and `/health`), the caller's identity as it arrives from the gateway (a JWT in
-//! `Authorization`) and the client one subgraph uses to call another. What every subgraph
+//! (command line, database connection, migrations, seeding, the axum server with `/graphql`,
+//! WebSocket subscriptions on it, and `/health`), the event bus its replicas share, the
+//! caller's identity as it arrives from the gateway (a JWT in `Authorization`) and the client
+//! one subgraph uses to call another. What every subgraph
 //! shares, the BFFs' in-process ones included (error codes, input checks, entity references,
 //! schema settings, DataLoader wiring), is `subgraph-core`'s and re-exported here; the
 //! process concerns (environment, tracing, shutdown, `main`) are `tributary-process`'s. It
 //! knows nothing of any domain: it never names a product, a user or an order.
 //!
 //! # Layout
-//! - [`Subgraph`]: the one trait a domain crate implements; [`start`] and [`main`] run it.
+//! - [`Subgraph`]: the one trait a domain crate implements; [`start`] and [`main`] run it,
+//!   [`serve`] runs another replica of it on a database already prepared.
 //! - [`db`]: SQLite or PostgreSQL from one URL.
 //! - [`auth`]: issuing and verifying tokens (an HS256 secret, or ES256 keys from a folder,
 //!   published as a JWKS); the caller of a request.
 //! - [`error`], [`input`], [`reference`], [`harden`], [`federation_sdl`], [`loader`]:
 //!   re-exported from `subgraph-core`.
-//! - [`server`]: the HTTP surface of a subgraph, and the JWKS route the signing one adds.
+//! - [`server`]: the HTTP surface of a subgraph (and its WebSocket subscriptions), and the JWKS
+//!   route the signing one adds.
+//! - [`events`]: the event bus, in process or on NATS JetStream.
 //! - [`peer`]: GraphQL calls from one subgraph to another.
 
 pub mod auth;
 pub mod db;
+pub mod events;
 pub mod peer;
 mod run;
 pub mod server;
@@ -30,8 +35,9 @@ use std::future::Future;
 pub use async_graphql;
 pub use auth::{Auth, Caller, Claims};
 pub use axum;
+pub use events::EventBus;
 pub use peer::Peers;
-pub use run::{Running, StartOptions, TokenArgs, main, start};
+pub use run::{Running, StartOptions, TokenArgs, main, serve, start};
 pub use sea_orm;
 pub use sea_orm_migration;
 pub use subgraph_core::{
@@ -49,6 +55,10 @@ pub trait Subgraph: 'static {
     const NAME: &'static str;
     /// The loopback port it listens on when nothing else is said.
     const DEFAULT_PORT: u16;
+    /// The event topics the subgraph publishes or subscribes to (orders: its status changes):
+    /// with `NATS_URL` set, the kit opens their JetStream streams at start, so the subgraph's
+    /// replicas share them. None by default: the bus stays in the process.
+    const TOPICS: &'static [events::Topic] = &[];
     /// The migrations that create and evolve its tables.
     type Migrator: MigratorTrait;
 
@@ -68,13 +78,15 @@ pub trait Subgraph: 'static {
         axum::Router::new()
     }
 
-    /// Background upkeep the subgraph runs beside its server until `shutdown` (orders
-    /// reconciles checkouts a crash left behind); none by default.
+    /// Background upkeep the subgraph runs beside its server until `shutdown`, publishing on
+    /// `events` what it changes (orders reconciles checkouts a crash left behind and may
+    /// simulate couriers); none by default.
     fn maintain(
         deps: Deps,
+        events: EventBus,
         shutdown: tokio_util::sync::CancellationToken,
     ) -> impl Future<Output = ()> + Send + 'static {
-        let _ = (deps, shutdown);
+        let _ = (deps, events, shutdown);
         std::future::ready(())
     }
 }

@@ -1,4 +1,4 @@
-//! Starting a subgraph: connect, migrate, seed, serve until shut down.
+//! Starting a subgraph: connect, migrate, seed, open the event bus, serve until shut down.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tributary_process::Environment;
 
 use crate::auth::{self, Auth, AuthError, DEV_SECRET};
+use crate::events::EventBus;
 use crate::peer::Peers;
 use crate::{Deps, Subgraph, db, server};
 
@@ -50,7 +51,9 @@ impl Running {
     }
 }
 
-/// Connects, migrates and seeds `S`'s database, then serves it until `shutdown` is cancelled.
+/// Connects, migrates and seeds `S`'s database, opens its event bus (on NATS JetStream when
+/// `NATS_URL` is set and `S` has [`Subgraph::TOPICS`]; failing when NATS cannot be reached),
+/// then serves it until `shutdown` is cancelled.
 pub async fn start<S: Subgraph>(
     options: StartOptions,
     shutdown: CancellationToken,
@@ -70,20 +73,42 @@ pub async fn start<S: Subgraph>(
     S::seed(&db)
         .await
         .with_context(|| format!("{}: seeding the database", S::NAME))?;
+    let events = EventBus::from_env(S::TOPICS, shutdown.clone())
+        .await
+        .with_context(|| format!("{}: opening the event bus", S::NAME))?;
     let deps = Deps {
-        db: db.clone(),
-        auth: options.auth.clone(),
+        db,
+        auth: options.auth,
         peers: options.peers,
     };
-    tokio::spawn(S::maintain(deps.clone(), shutdown.clone()));
+    serve::<S>(options.listener, deps, events, shutdown).await
+}
+
+/// Serves `S` on `listener` with a database already migrated and seeded (by [`start`] of
+/// another replica, say) and the given event bus, spawning its upkeep, until `shutdown`. A
+/// subgraph whose schema has a subscription root also answers WebSocket upgrades at `/graphql`.
+pub async fn serve<S: Subgraph>(
+    listener: TcpListener,
+    deps: Deps,
+    events: EventBus,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    tokio::spawn(S::maintain(deps.clone(), events.clone(), shutdown.clone()));
     let routes = S::routes(&deps);
-    let app = server::router(S::NAME, S::executor(deps), options.auth, db, routes);
-    let addr = options.listener.local_addr()?;
+    let surface = server::Surface {
+        name: S::NAME,
+        auth: deps.auth.clone(),
+        db: deps.db.clone(),
+        events,
+        shutdown: shutdown.clone(),
+    };
+    let app = server::router(surface, S::executor(deps), routes).await;
+    let addr = listener.local_addr()?;
     // Restarted with backoff should it end early: in the one-process launcher one failed
     // server must not leave the stack half-dead.
     let task = tokio::spawn(tributary_process::supervise(
         S::NAME,
-        options.listener,
+        listener,
         shutdown,
         move |listener, shutdown| {
             axum::serve(listener, app.clone())

@@ -1,8 +1,12 @@
-//! The HTTP surface of a subgraph: `/graphql` (POST and GET), `/health`, and the routes a
+//! The HTTP surface of a subgraph: `/graphql` (POST and GET, and WebSocket subscriptions on GET
+//! when the schema has a subscription root: the `websocket` module), `/health`, and the routes a
 //! subgraph adds ([`crate::Subgraph::routes`]; accounts adds [`jwks`]).
 //!
 //! Request bodies are capped at [`MAX_BODY_BYTES`], and a panic in a handler answers one
-//! request with a 500 instead of killing the connection's task silently.
+//! request with a 500 instead of killing the connection's task silently. Every operation finds
+//! the caller ([`crate::Caller`]) and the subgraph's [`EventBus`] in its data.
+
+mod websocket;
 
 use std::any::Any;
 
@@ -13,20 +17,36 @@ use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use sea_orm::DatabaseConnection;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::auth::{Auth, JWKS_PATH};
 use crate::error::Code;
+use crate::events::EventBus;
 
 /// The largest request body a subgraph reads: far above any operation a client or the gateway
 /// sends, small enough that a flood of big bodies cannot exhaust memory.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What a subgraph's server reaches besides its executor.
+pub struct Surface {
+    /// The subgraph's name, in logs and the health answer.
+    pub name: &'static str,
+    /// Verifies callers' tokens.
+    pub auth: Auth,
+    /// The database the health probe pings.
+    pub db: DatabaseConnection,
+    /// The subgraph's event bus, put in every operation's data.
+    pub events: EventBus,
+    /// Ends the WebSocket connections when the server stops (HTTP requests drain by themselves).
+    pub shutdown: CancellationToken,
+}
 
 #[derive(Clone)]
 struct AppState<E> {
@@ -34,37 +54,55 @@ struct AppState<E> {
     executor: E,
     auth: Auth,
     db: DatabaseConnection,
+    events: EventBus,
+    shutdown: CancellationToken,
+    /// Whether the schema has a subscription root, so `/graphql` accepts WebSocket upgrades.
+    subscriptions: bool,
 }
 
-/// Routes a subgraph's executor at `/graphql`, a database-checking health probe at `/health`
-/// and the subgraph's own `extra` routes.
-pub fn router<E: Executor>(
-    name: &'static str,
-    executor: E,
-    auth: Auth,
-    db: DatabaseConnection,
-    extra: Router,
-) -> Router {
+/// Routes a subgraph's executor at `/graphql` (with WebSocket subscriptions when its schema
+/// has a subscription root), a database-checking health probe at `/health` and the subgraph's
+/// own `extra` routes.
+pub async fn router<E: Executor>(surface: Surface, executor: E, extra: Router) -> Router {
+    let subscriptions = has_subscription_root(&executor).await;
     Router::new()
         .route("/graphql", get(graphql_get::<E>).post(graphql_post::<E>))
         .route("/health", get(health::<E>))
         .with_state(AppState {
-            name,
+            name: surface.name,
             executor,
-            auth,
-            db,
+            auth: surface.auth,
+            db: surface.db,
+            events: surface.events,
+            shutdown: surface.shutdown,
+            subscriptions,
         })
         .merge(extra)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panic_response))
 }
 
-async fn graphql_get<E: Executor>(
-    State(state): State<AppState<E>>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> Response {
-    execute(&state, &headers, request.into_inner()).await
+/// Asks the schema itself, through introspection, whether it has a subscription root.
+async fn has_subscription_root<E: Executor>(executor: &E) -> bool {
+    let response = executor
+        .execute(async_graphql::Request::new(
+            "{ __schema { subscriptionType { name } } }",
+        ))
+        .await;
+    let data = response.data.into_json().unwrap_or_default();
+    data["__schema"]["subscriptionType"]["name"].is_string()
+}
+
+/// A GET is a WebSocket upgrade (for subscriptions) or a query in the query string.
+async fn graphql_get<E: Executor>(State(state): State<AppState<E>>, request: Request) -> Response {
+    if state.subscriptions && websocket::is_upgrade(request.headers()) {
+        return websocket::upgrade(state, request).await;
+    }
+    let headers = request.headers().clone();
+    match GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await {
+        Ok(request) => execute(&state, &headers, request.into_inner()).await,
+        Err(rejection) => rejection.into_response(),
+    }
 }
 
 /// Reads the body through axum's `Bytes`, which honours [`DefaultBodyLimit`] (async-graphql's
@@ -114,7 +152,10 @@ async fn execute<E: Executor>(
         }
     };
     let changed = Changed::default();
-    let request = request.data(caller).data(changed.clone());
+    let request = request
+        .data(caller)
+        .data(changed.clone())
+        .data(state.events.clone());
     let mut response = state.executor.execute(request).await;
     let named = changed.take();
     if !named.is_empty() {

@@ -14,6 +14,10 @@
 //! retry claims the order and finishes it, which is safe because reserving again under the same
 //! reservation id reserves nothing twice. Only the lease holder ever finishes or removes an
 //! order, so two requests never race on one.
+//!
+//! Cancellation holds the order under the same lease while inventory takes its stock back, so
+//! the order cannot move on (`lifecycle`) meanwhile: it is never out for delivery with its stock
+//! released. Placing and cancelling announce the new status on the event bus.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -26,9 +30,10 @@ use sea_orm::{
     QueryFilter, TransactionTrait,
 };
 use subgraph_kit::db::is_unique_violation;
-use subgraph_kit::{Code, ResultExt, error, input};
+use subgraph_kit::{Code, EventBus, ResultExt, error, input};
 
 use crate::entity::{order, order_line};
+use crate::lifecycle::{announce, cancellable, words};
 use crate::upstream::{Price, ReserveError, Upstream};
 
 /// The most lines one checkout may hold.
@@ -124,12 +129,13 @@ pub(crate) fn checked_request(
 pub(crate) async fn place(
     db: &DatabaseConnection,
     upstream: &Upstream,
+    events: &EventBus,
     customer: i64,
     request: &Request,
 ) -> async_graphql::Result<order::Model> {
     let mut prices = None;
     for _ in 0..MAX_ATTEMPTS {
-        if let Some(order) = settled(db, upstream, customer, request).await? {
+        if let Some(order) = settled(db, upstream, events, customer, request).await? {
             return Ok(order);
         }
         // No order under this key: price the lines and race to insert it.
@@ -142,7 +148,7 @@ pub(crate) async fn place(
         };
         match insert_pending(db, customer, request, prices).await {
             Ok(Inserted::Order(pending)) => {
-                return finish(db, upstream, pending, &request.lines).await;
+                return finish(db, upstream, events, pending, &request.lines).await;
             }
             Ok(Inserted::Lost) => continue,
             Err(err) => return Err(err),
@@ -159,6 +165,7 @@ pub(crate) async fn place(
 async fn settled(
     db: &DatabaseConnection,
     upstream: &Upstream,
+    events: &EventBus,
     customer: i64,
     request: &Request,
 ) -> async_graphql::Result<Option<order::Model>> {
@@ -183,7 +190,9 @@ async fn settled(
         }
         if order.lease_expires_ms <= now_ms() && claim(db, order.id).await? {
             // Its checkout gave up or died midway: finish it here.
-            return finish(db, upstream, order, &request.lines).await.map(Some);
+            return finish(db, upstream, events, order, &request.lines)
+                .await
+                .map(Some);
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
@@ -281,13 +290,14 @@ fn reservation_id(order: &order::Model) -> String {
 async fn finish(
     db: &DatabaseConnection,
     upstream: &Upstream,
+    events: &EventBus,
     pending: order::Model,
     lines: &BTreeMap<i64, i32>,
 ) -> async_graphql::Result<order::Model> {
     let reservation = reservation_id(&pending);
     match upstream.reserve(&reservation, lines).await {
         Ok(()) => {
-            set_status(db, pending.id, order::PENDING, order::PLACED)
+            let placed_here = set_status(db, pending.id, order::PENDING, order::PLACED)
                 .await
                 .internal("placing an order")?;
             let placed = order::Entity::find_by_id(pending.id)
@@ -295,7 +305,12 @@ async fn finish(
                 .await
                 .internal("reading a placed order")?;
             match placed {
-                Some(order) => Ok(order),
+                Some(order) => {
+                    if placed_here {
+                        announce(events, &order).await;
+                    }
+                    Ok(order)
+                }
                 None => {
                     // Only if this request overran its lease and a retry took over and failed.
                     if let Err(err) = upstream.release(&reservation).await {
@@ -405,10 +420,12 @@ async fn remove_pending(db: &DatabaseConnection, id: i64) -> async_graphql::Resu
         .map(|_| ())
 }
 
-/// Moves an order from one status to another in one statement; false when it was not in `from`.
+/// Moves an order from one status to another in one statement, ending any lease on it; false
+/// when it was not in `from`.
 async fn set_status(db: &DatabaseConnection, id: i64, from: &str, to: &str) -> Result<bool, DbErr> {
     let updated = order::Entity::update_many()
         .col_expr(order::Column::Status, Expr::value(to))
+        .col_expr(order::Column::LeaseExpiresMs, Expr::value(0i64))
         .filter(order::Column::Id.eq(id))
         .filter(order::Column::Status.eq(from))
         .exec(db)
@@ -416,9 +433,13 @@ async fn set_status(db: &DatabaseConnection, id: i64, from: &str, to: &str) -> R
     Ok(updated.rows_affected == 1)
 }
 
+/// Cancels one of `customer`'s orders before it leaves for delivery and returns its stock:
+/// `NOT_FOUND`, `FORBIDDEN` (someone else's), `INVALID_STATE` (out for delivery, delivered or
+/// cancelled already), `CONFLICT` (it moved on or is being cancelled by another request).
 pub(crate) async fn cancel(
     db: &DatabaseConnection,
     upstream: &Upstream,
+    events: &EventBus,
     customer: i64,
     id: i64,
 ) -> async_graphql::Result<order::Model> {
@@ -435,30 +456,73 @@ pub(crate) async fn cancel(
             "only the customer may cancel their order",
         ));
     }
-    if order.status != order::PLACED {
+    if !cancellable(&order.status) {
         return Err(error(
             Code::InvalidState,
             format!(
                 "order {id} is {} and cannot be cancelled",
-                order.status.to_lowercase()
+                words(&order.status)
             ),
         ));
     }
-    // Release first: it is idempotent, so a cancel that fails after it can simply be retried,
-    // and the order is never cancelled while its stock stays reserved.
-    upstream.release(&reservation_id(&order)).await?;
-    if !set_status(db, id, order::PLACED, order::CANCELLED)
+    // Held first, so it cannot move on while its stock goes back; the release comes before the
+    // status: it is idempotent, so a cancel that fails after it can simply be retried, and the
+    // order is never cancelled while its stock stays reserved.
+    if !hold(db, &order).await? {
+        return Err(error(
+            Code::Conflict,
+            format!("order {id} changed or is being cancelled concurrently; retry"),
+        ));
+    }
+    if let Err(err) = upstream.release(&reservation_id(&order)).await {
+        let_go(db, &order).await?;
+        return Err(err);
+    }
+    if !set_status(db, id, &order.status, order::CANCELLED)
         .await
         .internal("cancelling an order")?
     {
+        // Only when the release outlasted the lease and the order moved on meanwhile.
+        tracing::error!(
+            order = id,
+            "an order moved on while its cancellation released its stock"
+        );
         return Err(error(
-            Code::InvalidState,
-            format!("order {id} was cancelled concurrently"),
+            Code::Conflict,
+            format!("order {id} changed while it was being cancelled"),
         ));
     }
-    order::Entity::find_by_id(id)
+    let cancelled = order::Entity::find_by_id(id)
         .one(db)
         .await
         .internal("reading a cancelled order")?
-        .ok_or_else(not_found)
+        .ok_or_else(not_found)?;
+    announce(events, &cancelled).await;
+    Ok(cancelled)
+}
+
+/// Takes the lease of a placed order for its cancellation; false when it changed or another
+/// request holds it.
+async fn hold(db: &DatabaseConnection, order: &order::Model) -> async_graphql::Result<bool> {
+    let held = order::Entity::update_many()
+        .col_expr(order::Column::LeaseExpiresMs, Expr::value(lease_end()))
+        .filter(order::Column::Id.eq(order.id))
+        .filter(order::Column::Status.eq(order.status.as_str()))
+        .filter(order::Column::LeaseExpiresMs.lte(now_ms()))
+        .exec(db)
+        .await
+        .internal("holding an order")?;
+    Ok(held.rows_affected == 1)
+}
+
+/// Gives up a cancellation's lease: the order may move on again.
+async fn let_go(db: &DatabaseConnection, order: &order::Model) -> async_graphql::Result<()> {
+    order::Entity::update_many()
+        .col_expr(order::Column::LeaseExpiresMs, Expr::value(0i64))
+        .filter(order::Column::Id.eq(order.id))
+        .filter(order::Column::Status.eq(order.status.as_str()))
+        .exec(db)
+        .await
+        .internal("letting go of an order")
+        .map(|_| ())
 }

@@ -6,10 +6,19 @@ pub(crate) mod order {
     use sea_orm::entity::prelude::*;
 
     /// An order is `PENDING` while checkout reserves its stock (never shown to clients), then
-    /// `PLACED`, and `CANCELLED` once its customer cancels it.
+    /// `PLACED`; it moves on through `PAID`, `PREPARING` and `OUT_FOR_DELIVERY` to `DELIVERED`
+    /// (see `lifecycle`), or is `CANCELLED` by its customer before it leaves.
     pub const PENDING: &str = "PENDING";
     /// Stock is reserved and the order stands.
     pub const PLACED: &str = "PLACED";
+    /// Paid for.
+    pub const PAID: &str = "PAID";
+    /// Being packed.
+    pub const PREPARING: &str = "PREPARING";
+    /// With the courier (16 characters: the column's width).
+    pub const OUT_FOR_DELIVERY: &str = "OUT_FOR_DELIVERY";
+    /// Handed over.
+    pub const DELIVERED: &str = "DELIVERED";
     /// Cancelled by its customer; its stock went back.
     pub const CANCELLED: &str = "CANCELLED";
 
@@ -26,7 +35,8 @@ pub(crate) mod order {
         /// The merged request lines in canonical form (`3x2,5x1`), to tell a retry of this
         /// checkout from a reuse of its key for other lines.
         pub request_lines: String,
-        /// One of [`PENDING`], [`PLACED`] or [`CANCELLED`].
+        /// One of [`PENDING`], [`PLACED`], [`PAID`], [`PREPARING`], [`OUT_FOR_DELIVERY`],
+        /// [`DELIVERED`] or [`CANCELLED`].
         pub status: String,
         /// The sum of the lines' `quantity × unit_price_cents`, in cents of `currency`.
         pub total_cents: i32,
@@ -35,7 +45,9 @@ pub(crate) mod order {
         /// When the order was first inserted (as `PENDING`).
         pub created_at: DateTimeUtc,
         /// While `PENDING`: until when (Unix milliseconds) the checkout that holds the order
-        /// may finish it undisturbed; once past, the next retry takes it over. Unused after.
+        /// may finish it undisturbed; once past, the next retry takes it over. Zero once
+        /// placed; a cancellation holds the order the same way while its stock goes back, and
+        /// the order moves on only once the lease is past.
         pub lease_expires_ms: i64,
     }
 

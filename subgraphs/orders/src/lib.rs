@@ -1,39 +1,54 @@
-//! The orders subgraph: checkout, order history and cancellation.
+//! The orders subgraph: checkout, order history, cancellation, the delivery lifecycle and its
+//! live status events.
 //!
 //! It owns the `orders` and `order_lines` tables, defines `Order` (an entity keyed by `id`),
 //! extends the accounts subgraph's `User` with `orders`, and references the catalog's
 //! `Product` by id only. Prices are never taken from the client: checkout asks the catalog
 //! subgraph for them, and reserves stock through the inventory subgraph's internal
 //! `reserveStock` with a service token, so orders never reads another subgraph's tables.
-//! Every operation acts for the signed-in user only; an order still being checked out
-//! (`PENDING`) is invisible.
+//! Every operation acts for the signed-in user only (staff's `advanceOrder` aside); an order
+//! still being checked out (`PENDING`) is invisible. Every status change is published on the
+//! kit's event bus (topic `orders`), which the subscriptions read: in process, or
+//! on NATS JetStream so that every replica hears every change.
 //!
 //! # Layout
 //! - `query`: `Order`, `OrderLine`, `User.orders`, the queries and entity references.
-//! - `mutation`: the Mutation root, `checkout` and `cancelOrder`.
-//! - `checkout`: the rules behind both: checkout idempotent per customer and key, under a
-//!   lease; cancellation.
+//! - `mutation`: the Mutation root, `checkout`, `cancelOrder` and `advanceOrder`.
+//! - `subscription`: the Subscription root, `orderStatusChanged` and `myOrderUpdates`.
+//! - `checkout`: the rules behind checkout (idempotent per customer and key, under a lease) and
+//!   cancellation.
+//! - `lifecycle`: the statuses and their transitions, the courier simulation, the status event.
 //! - `loader`: the batch loaders behind the queries.
 //! - `upstream`: the calls to catalog and inventory.
 //! - `entity`, `migration`, `seed`: tables, their migrations and the demo orders.
 
 mod checkout;
 mod entity;
+mod lifecycle;
 mod loader;
 mod migration;
 mod mutation;
 mod query;
 mod seed;
+mod subscription;
 mod upstream;
 
-use async_graphql::{EmptySubscription, Schema};
-use subgraph_kit::{Deps, Subgraph};
+use std::time::Duration;
+
+use async_graphql::Schema;
+use subgraph_kit::events::Topic;
+use subgraph_kit::{CancellationToken, Deps, EventBus, Subgraph};
 
 pub use mutation::Mutation;
 pub use query::Query;
+pub use subscription::Subscription;
 
 /// The orders subgraph's schema type.
-pub type OrdersSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type OrdersSchema = Schema<Query, Mutation, Subscription>;
+
+/// The environment variable that turns the courier simulation on: its period, in seconds
+/// (`5`, `0.5`) or with a unit (`500ms`, `2s`); unset, empty, `0` or `off` leaves it off.
+pub const COURIER_EVERY: &str = "TRIBUTARY_COURIER_EVERY";
 
 /// The orders subgraph, for the kit to run.
 pub struct Orders;
@@ -41,6 +56,7 @@ pub struct Orders;
 impl Subgraph for Orders {
     const NAME: &'static str = "orders";
     const DEFAULT_PORT: u16 = 4105;
+    const TOPICS: &'static [Topic] = &[lifecycle::ORDERS];
     type Migrator = migration::Migrator;
 
     fn sdl() -> String {
@@ -53,9 +69,10 @@ impl Subgraph for Orders {
 
     fn maintain(
         deps: Deps,
-        shutdown: subgraph_kit::CancellationToken,
+        events: EventBus,
+        shutdown: CancellationToken,
     ) -> impl Future<Output = ()> + Send + 'static {
-        reconcile_until(deps, shutdown)
+        upkeep(deps, events, shutdown)
     }
 
     fn executor(deps: Deps) -> impl async_graphql::Executor {
@@ -82,7 +99,24 @@ pub async fn reconcile(deps: &Deps) -> async_graphql::Result<usize> {
     checkout::reconcile(&deps.db, &upstream).await
 }
 
-async fn reconcile_until(deps: Deps, shutdown: subgraph_kit::CancellationToken) {
+/// Reconciles abandoned checkouts, and runs the courier simulation when [`COURIER_EVERY`] asks
+/// for it (a value that does not parse is logged and leaves it off), until `shutdown`.
+async fn upkeep(deps: Deps, events: EventBus, shutdown: CancellationToken) {
+    let courier_every = std::env::var(COURIER_EVERY).unwrap_or_default();
+    match lifecycle::parse_period(&courier_every) {
+        Ok(Some(every)) => {
+            let couriers = courier(deps.clone(), events, every, shutdown.clone());
+            tokio::join!(reconcile_until(deps, shutdown), couriers);
+        }
+        Ok(None) => reconcile_until(deps, shutdown).await,
+        Err(err) => {
+            tracing::error!(variable = COURIER_EVERY, error = %err, "the courier simulation stays off");
+            reconcile_until(deps, shutdown).await
+        }
+    }
+}
+
+async fn reconcile_until(deps: Deps, shutdown: CancellationToken) {
     loop {
         match reconcile(&deps).await {
             Ok(0) => {}
@@ -98,6 +132,28 @@ async fn reconcile_until(deps: Deps, shutdown: subgraph_kit::CancellationToken) 
     }
 }
 
-fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
-    subgraph_kit::harden(Schema::build(Query, Mutation, EmptySubscription))
+/// The courier simulation: every `every`, each order on its way moves one step (placed → paid →
+/// preparing → out for delivery → delivered) and the change is published on `events`, until
+/// `shutdown`. Meant for demos, on one replica ([`COURIER_EVERY`] turns it on); replicas that
+/// all run it move orders that much faster, never past a status.
+pub async fn courier(deps: Deps, events: EventBus, every: Duration, shutdown: CancellationToken) {
+    tracing::info!(every_ms = every.as_millis() as u64, "courier simulation on");
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        match lifecycle::courier_round(&deps.db, &events).await {
+            Ok(0) => {}
+            Ok(moved) => tracing::debug!(moved, "the courier moved orders along"),
+            Err(err) => tracing::warn!(error = %err, "a courier round failed; retrying later"),
+        }
+    }
+}
+
+fn builder() -> async_graphql::SchemaBuilder<Query, Mutation, Subscription> {
+    // async-graphql leaves the subscription root out of the federation SDL unless asked (Apollo
+    // Server did not compose subscriptions); the engine needs it to route them here.
+    subgraph_kit::harden(Schema::build(Query, Mutation, Subscription))
+        .enable_subscription_in_federation()
 }

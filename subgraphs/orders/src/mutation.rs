@@ -1,15 +1,19 @@
-//! The orders schema's write side: the Mutation root, `checkout` and `cancelOrder`; the
-//! rules behind both are `checkout`'s.
+//! The orders schema's write side: the Mutation root, `checkout`, `cancelOrder` and staff's
+//! `advanceOrder`; the rules behind them are `checkout`'s and `lifecycle`'s.
 
 use async_graphql::{Context, ID, Object};
 use sea_orm::DatabaseConnection;
 use subgraph_kit::access::authenticated;
-use subgraph_kit::auth::require_user;
-use subgraph_kit::input;
+use subgraph_kit::auth::{require_scope, require_user};
+use subgraph_kit::{EventBus, input};
 
 use crate::checkout::{CheckoutLineInput, cancel, checked_request, place};
+use crate::lifecycle::advance;
 use crate::query::Order;
 use crate::upstream::Upstream;
+
+/// The scope of staff tokens, which may move any order along.
+const ADMIN_SCOPE: &str = "admin";
 
 /// Mutations of the orders subgraph.
 pub struct Mutation;
@@ -31,7 +35,8 @@ impl Mutation {
         let request = checked_request(&lines, &idempotency_key)?;
         let db = ctx.data::<DatabaseConnection>()?;
         let upstream = ctx.data::<Upstream>()?;
-        let order = place(db, upstream, customer, &request).await?;
+        let events = ctx.data::<EventBus>()?;
+        let order = place(db, upstream, events, customer, &request).await?;
         // The stock of every product ordered changed: cached stock is stale.
         for product in request.product_ids() {
             subgraph_kit::server::changed_entity(ctx, "Product", product);
@@ -39,20 +44,35 @@ impl Mutation {
         Ok(Order(order))
     }
 
-    /// Cancels one of the signed-in user's placed orders and returns its stock to inventory.
-    /// `NOT_FOUND` for an unknown order, `FORBIDDEN` for someone else's, `INVALID_STATE` when it
-    /// is not placed (already cancelled).
+    /// Cancels one of the signed-in user's orders before it leaves for delivery (placed, paid
+    /// or preparing) and returns its stock to inventory. `NOT_FOUND` for an unknown order,
+    /// `FORBIDDEN` for someone else's, `INVALID_STATE` once it is out for delivery, delivered or
+    /// cancelled, `CONFLICT` when it moved on meanwhile.
     #[graphql(directive = authenticated::apply())]
     async fn cancel_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
         let customer = require_user(ctx)?;
         let id = input::id(&id, "id")?;
         let db = ctx.data::<DatabaseConnection>()?;
         let upstream = ctx.data::<Upstream>()?;
-        let order = cancel(db, upstream, customer, id).await?;
+        let events = ctx.data::<EventBus>()?;
+        let order = cancel(db, upstream, events, customer, id).await?;
         // Its stock went back to inventory.
         for product in crate::checkout::products_of(&order.request_lines) {
             subgraph_kit::server::changed_entity(ctx, "Product", product);
         }
         Ok(Order(order))
+    }
+
+    /// Moves an order one step on its way: placed → paid → preparing → out for delivery →
+    /// delivered. For staff holding the `admin` scope. `NOT_FOUND` for an unknown order,
+    /// `INVALID_STATE` once it is delivered or cancelled, `CONFLICT` when it changed meanwhile
+    /// or its customer is cancelling it.
+    #[graphql(requires_scopes = "admin")]
+    async fn advance_order(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Order> {
+        require_scope(ctx, ADMIN_SCOPE)?;
+        let id = input::id(&id, "id")?;
+        let db = ctx.data::<DatabaseConnection>()?;
+        let events = ctx.data::<EventBus>()?;
+        Ok(Order(advance(db, events, id).await?))
     }
 }

@@ -5,7 +5,7 @@
 //! it out, so a client sees an order only once it is `PLACED`.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, Enum, ID, Object, SimpleObject};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use subgraph_kit::access::authenticated;
@@ -13,19 +13,11 @@ use subgraph_kit::auth::require_user;
 use subgraph_kit::{Caller, Code, ResultExt, error, input};
 
 use crate::entity::{order, order_line};
+use crate::lifecycle::OrderStatus;
 use crate::loader::{CustomerOrdersLoader, LinesLoader, OrderLoader};
 
 /// The most orders one page may hold.
 const MAX_PAGE: i32 = 100;
-
-/// Where an order stands.
-#[derive(Enum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OrderStatus {
-    /// Stock is reserved; the order stands.
-    Placed,
-    /// Cancelled by its customer; the stock went back to inventory.
-    Cancelled,
-}
 
 /// A customer's order, at the prices the catalog quoted when it was placed.
 pub(crate) struct Order(pub(crate) order::Model);
@@ -39,11 +31,9 @@ impl Order {
 
     /// Where the order stands.
     async fn status(&self) -> async_graphql::Result<OrderStatus> {
-        match self.0.status.as_str() {
-            order::PLACED => Ok(OrderStatus::Placed),
-            order::CANCELLED => Ok(OrderStatus::Cancelled),
-            other => Err(other).internal("reading an order's status"),
-        }
+        OrderStatus::from_db(&self.0.status)
+            .ok_or(&self.0.status)
+            .internal("reading an order's status")
     }
 
     /// What was ordered, one line per product, in product id order.
@@ -233,7 +223,10 @@ impl Query {
     }
 }
 
-async fn load_order(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<order::Model>> {
+pub(crate) async fn load_order(
+    ctx: &Context<'_>,
+    id: i64,
+) -> async_graphql::Result<Option<order::Model>> {
     ctx.data::<DataLoader<OrderLoader>>()?
         .load_one(id)
         .await
@@ -241,6 +234,6 @@ async fn load_order(ctx: &Context<'_>, id: i64) -> async_graphql::Result<Option<
 }
 
 /// The refusal for an order the caller may not see, whether it exists or not.
-fn no_such_order() -> async_graphql::Error {
+pub(crate) fn no_such_order() -> async_graphql::Error {
     error(Code::NotFound, "you have no order with this id")
 }

@@ -8,6 +8,7 @@ mod catalog;
 mod faults;
 mod inventory;
 mod keys;
+mod order_events;
 mod orders;
 mod own_subgraphs;
 mod reviews;

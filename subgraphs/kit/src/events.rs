@@ -1,0 +1,736 @@
+//! The event bus: typed events one replica of a subgraph publishes, delivered to subscribers on
+//! every replica, each event once per subscriber.
+//!
+//! By default the bus lives in the process: a tokio broadcast channel. With [`NATS_URL`] set it
+//! is NATS JetStream: each [`Topic`] is a stream named `<PREFIX>_<TOPIC>` holding the subjects
+//! `<prefix>.<topic>.>` (the prefix is [`NATS_SUBJECT_PREFIX`], `tributary` by default), a
+//! publish waits for the stream's acknowledgement and is retried with the event id as
+//! `Nats-Msg-Id` (so JetStream stores a retried event once), and each replica reads every topic
+//! it opened through one ordered consumer that feeds the same local broadcast its subscribers
+//! listen on. A replica whose consumer is recreated resumes after the last stream sequence it
+//! saw, so delivery is at least once; every [`Subscription`] drops an event id it has already
+//! seen, so a subscriber never sees one event twice.
+//!
+//! Opening the bus on NATS connects and creates the streams and consumers at once: a server that
+//! cannot be reached is an error at start, never a bus that silently delivers nothing.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, message::PublishMessage, stream};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use rand_core::{OsRng, RngCore};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// The environment variable naming the NATS server (`nats://host:4222`); unset or empty, the
+/// bus stays in the process.
+pub const NATS_URL: &str = "NATS_URL";
+
+/// The environment variable naming the first token of every subject and stream (default
+/// [`DEFAULT_PREFIX`]): deployments sharing one NATS server, or tests, keep apart by it.
+pub const NATS_SUBJECT_PREFIX: &str = "NATS_SUBJECT_PREFIX";
+
+/// The subject prefix when [`NATS_SUBJECT_PREFIX`] is unset.
+pub const DEFAULT_PREFIX: &str = "tributary";
+
+/// How many events a replica holds for a subscriber that has not read them yet; one that falls
+/// further behind skips the oldest (and the skip is logged).
+const BUFFER: usize = 1024;
+
+/// How many event ids a subscription remembers to drop repeats: far more than can be in flight.
+const REMEMBERED: usize = 4096;
+
+/// How many times a publish is sent before the bus gives up on it.
+const PUBLISH_ATTEMPTS: u32 = 3;
+
+/// How long one JetStream request (a publish's acknowledgement, a stream or consumer created)
+/// may take: a status change waits for its event's acknowledgement, so an outage must cost it
+/// seconds, not the client's default of five per attempt.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long JetStream keeps an event: long enough for a consumer recreated after an outage to
+/// catch up, short enough that the stream stays small.
+const RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// How long JetStream remembers a `Nats-Msg-Id` to drop a retried publish.
+const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// The pause before a replica's consumer is created again after its stream of messages ended.
+const RECONSUME_AFTER: Duration = Duration::from_millis(500);
+
+/// A family of events: one JetStream stream on NATS, a subject token in process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Topic {
+    /// The topic's subject token (`orders`): lowercase letters, digits, `-` and `_`.
+    pub name: &'static str,
+}
+
+/// A kind of event that can travel on the bus.
+pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The topic the event belongs to.
+    const TOPIC: Topic;
+
+    /// Its subject below the topic, one or more `.`-separated tokens (`42.status` for order 42).
+    fn subject(&self) -> String;
+}
+
+/// The unique id of one published event: 128 random bits, in hex.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct EventId(String);
+
+impl EventId {
+    /// A fresh, random id.
+    pub fn new() -> Self {
+        let mut bytes = [0u8; 16];
+        OsRng.fill_bytes(&mut bytes);
+        EventId(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for EventId {
+    fn default() -> Self {
+        EventId::new()
+    }
+}
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One event as a subscriber receives it.
+#[derive(Debug, Clone)]
+pub struct Envelope<E> {
+    /// The event's unique id, the same on every replica.
+    pub id: EventId,
+    /// The whole subject it was published on (`tributary.orders.42.status`).
+    pub subject: String,
+    /// The event.
+    pub event: E,
+}
+
+/// A subscriber's events: every matching event published from the moment of subscribing on,
+/// each event id once.
+pub type Subscription<E> = BoxStream<'static, Envelope<E>>;
+
+/// Why the bus could not open, publish or subscribe.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// The NATS server could not be reached or refused the connection.
+    #[error("connecting to NATS at {url}: {source}")]
+    Connect {
+        /// The server's URL.
+        url: String,
+        /// The client's error.
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    /// A JetStream stream or consumer could not be created.
+    #[error("opening the JetStream stream {stream}: {detail}")]
+    Stream {
+        /// The stream's name.
+        stream: String,
+        /// What JetStream answered.
+        detail: String,
+    },
+    /// JetStream did not acknowledge an event after every attempt.
+    #[error("publishing on {subject}: {detail}")]
+    Publish {
+        /// The event's subject.
+        subject: String,
+        /// The last attempt's error.
+        detail: String,
+    },
+    /// An event could not be written as JSON.
+    #[error("encoding an event: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// A subject or prefix with an empty token or a character NATS reserves.
+    #[error(
+        "`{0}` is not a valid subject: tokens of letters, digits, `-` and `_` separated by `.`"
+    )]
+    Subject(String),
+    /// A topic used on NATS that the bus was not opened with, so no stream holds it.
+    #[error("the topic `{0}` was not opened on this bus")]
+    Unopened(&'static str),
+}
+
+/// Publishes and subscribes to typed events, in process or over NATS JetStream. Cloning shares
+/// it.
+#[derive(Clone)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// What the local subscribers read: events published here (in process) or read from
+    /// JetStream by this replica's consumers (on NATS).
+    local: broadcast::Sender<Arc<Delivered>>,
+    /// The first token of every subject.
+    prefix: String,
+    /// The JetStream side, when the bus runs on NATS.
+    nats: Option<Nats>,
+}
+
+struct Nats {
+    jetstream: jetstream::Context,
+    /// The topics opened at start, each with its stream.
+    topics: Vec<Topic>,
+}
+
+/// One event on the local broadcast, still encoded: each subscriber decodes its own copy.
+struct Delivered {
+    subject: String,
+    body: Vec<u8>,
+}
+
+/// The JSON an event travels as: its id beside it, so the id survives any transport.
+#[derive(Serialize)]
+struct Outgoing<'a, E> {
+    id: &'a EventId,
+    event: &'a E,
+}
+
+#[derive(Deserialize)]
+struct Incoming<E> {
+    id: EventId,
+    event: E,
+}
+
+impl fmt::Debug for EventBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventBus")
+            .field("prefix", &self.inner.prefix)
+            .field("nats", &self.inner.nats.is_some())
+            .finish()
+    }
+}
+
+impl EventBus {
+    /// A bus in this process only: subscribers see what this process publishes.
+    pub fn in_process() -> Self {
+        EventBus::with(DEFAULT_PREFIX.to_owned(), None)
+    }
+
+    /// A bus on the NATS server at `url`, its subjects under `prefix`: connects, makes sure each
+    /// topic's stream exists and starts this replica's consumer of it, which runs until
+    /// `shutdown`. Fails when the server cannot be reached or JetStream refuses a stream.
+    pub async fn nats(
+        url: &str,
+        prefix: &str,
+        topics: &[Topic],
+        shutdown: CancellationToken,
+    ) -> Result<Self, EventError> {
+        check_subject(prefix)?;
+        for topic in topics {
+            check_subject(topic.name)?;
+        }
+        let client = async_nats::ConnectOptions::new()
+            .name("tributary")
+            .connect(url)
+            .await
+            .map_err(|source| EventError::Connect {
+                url: url.to_owned(),
+                source,
+            })?;
+        let jetstream = jetstream::context::ContextBuilder::new()
+            .timeout(REQUEST_TIMEOUT)
+            .build(client);
+        let bus = EventBus::with(
+            prefix.to_owned(),
+            Some(Nats {
+                jetstream: jetstream.clone(),
+                topics: topics.to_vec(),
+            }),
+        );
+        for topic in topics {
+            let stream = bus.open_stream(&jetstream, *topic).await?;
+            let messages = consume(&stream, bus.filter_of(*topic), consumer::DeliverPolicy::New)
+                .await
+                .map_err(|detail| EventError::Stream {
+                    stream: stream_name(prefix, *topic),
+                    detail,
+                })?;
+            tokio::spawn(feed(
+                stream,
+                bus.filter_of(*topic),
+                messages,
+                bus.inner.local.clone(),
+                shutdown.clone(),
+            ));
+        }
+        tracing::info!(
+            url,
+            prefix,
+            topics = topics.len(),
+            "event bus on NATS JetStream"
+        );
+        Ok(bus)
+    }
+
+    /// The bus the environment asks for: on NATS when [`NATS_URL`] is set (see
+    /// [`EventBus::nats`]), else in process. No topics need no NATS: the bus stays in process.
+    pub async fn from_env(
+        topics: &[Topic],
+        shutdown: CancellationToken,
+    ) -> Result<Self, EventError> {
+        let url = std::env::var(NATS_URL).unwrap_or_default();
+        if url.trim().is_empty() || topics.is_empty() {
+            return Ok(EventBus::in_process());
+        }
+        let prefix = std::env::var(NATS_SUBJECT_PREFIX)
+            .ok()
+            .filter(|prefix| !prefix.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
+        EventBus::nats(url.trim(), &prefix, topics, shutdown).await
+    }
+
+    fn with(prefix: String, nats: Option<Nats>) -> Self {
+        let (local, _) = broadcast::channel(BUFFER);
+        EventBus {
+            inner: Arc::new(Inner {
+                local,
+                prefix,
+                nats,
+            }),
+        }
+    }
+
+    /// Whether events travel over NATS (and so reach the other replicas).
+    pub fn is_shared(&self) -> bool {
+        self.inner.nats.is_some()
+    }
+
+    /// The whole subject of `event`: prefix, topic and the event's own subject.
+    pub fn subject_of<E: Event>(&self, event: &E) -> Result<String, EventError> {
+        let subject = format!(
+            "{}.{}.{}",
+            self.inner.prefix,
+            E::TOPIC.name,
+            event.subject()
+        );
+        check_subject(&subject)?;
+        Ok(subject)
+    }
+
+    /// Publishes `event` under a fresh id and returns the id. On NATS it returns once JetStream
+    /// stored the event (the stream's own subscribers, this replica's included, get it from
+    /// there); in process once the local subscribers have it.
+    pub async fn publish<E: Event>(&self, event: &E) -> Result<EventId, EventError> {
+        let subject = self.subject_of(event)?;
+        let id = EventId::new();
+        let body = serde_json::to_vec(&Outgoing { id: &id, event })?;
+        match &self.inner.nats {
+            None => {
+                // No subscriber is no error: nobody is listening yet.
+                let _ = self.inner.local.send(Arc::new(Delivered {
+                    subject: subject.clone(),
+                    body,
+                }));
+            }
+            Some(nats) => {
+                if !nats.topics.contains(&E::TOPIC) {
+                    return Err(EventError::Unopened(E::TOPIC.name));
+                }
+                publish_acknowledged(&nats.jetstream, &subject, &id, body).await?;
+            }
+        }
+        tracing::debug!(%subject, event_id = %id, "event published");
+        Ok(id)
+    }
+
+    /// Subscribes to the events of `E` whose subject below the topic matches `filter` (NATS
+    /// wildcards: `*` one token, `>` the rest): `42.status`, `*.status`. Events published from
+    /// now on arrive in order, each id once.
+    pub fn subscribe<E: Event>(&self, filter: &str) -> Result<Subscription<E>, EventError> {
+        if let Some(nats) = &self.inner.nats
+            && !nats.topics.contains(&E::TOPIC)
+        {
+            return Err(EventError::Unopened(E::TOPIC.name));
+        }
+        let pattern = format!("{}.{}.{}", self.inner.prefix, E::TOPIC.name, filter);
+        check_filter(&pattern)?;
+        let receiver = self.inner.local.subscribe();
+        Ok(deduplicated(receiver, pattern).boxed())
+    }
+
+    fn filter_of(&self, topic: Topic) -> String {
+        format!("{}.{}.>", self.inner.prefix, topic.name)
+    }
+
+    async fn open_stream(
+        &self,
+        jetstream: &jetstream::Context,
+        topic: Topic,
+    ) -> Result<stream::Stream, EventError> {
+        let name = stream_name(&self.inner.prefix, topic);
+        jetstream
+            .get_or_create_stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![self.filter_of(topic)],
+                max_age: RETENTION,
+                duplicate_window: DUPLICATE_WINDOW,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| EventError::Stream {
+                stream: name,
+                detail: err.to_string(),
+            })
+    }
+
+    /// Deletes the JetStream streams of `topics` under this bus's prefix (for tests that made a
+    /// prefix of their own); a bus in process has nothing to delete.
+    pub async fn delete_streams(&self, topics: &[Topic]) -> Result<(), EventError> {
+        let Some(nats) = &self.inner.nats else {
+            return Ok(());
+        };
+        for topic in topics {
+            let name = stream_name(&self.inner.prefix, *topic);
+            nats.jetstream
+                .delete_stream(&name)
+                .await
+                .map_err(|err| EventError::Stream {
+                    stream: name,
+                    detail: err.to_string(),
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// The stream of a topic: `TRIBUTARY_ORDERS` for topic `orders` under prefix `tributary`.
+fn stream_name(prefix: &str, topic: Topic) -> String {
+    format!("{prefix}_{}", topic.name)
+        .chars()
+        .map(|c| match c {
+            'a'..='z' => c.to_ascii_uppercase(),
+            'A'..='Z' | '0'..='9' | '_' => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+/// Sends one event to JetStream and waits for its acknowledgement, up to [`PUBLISH_ATTEMPTS`]
+/// times; the event id as `Nats-Msg-Id` makes a retry of a stored event a no-op.
+async fn publish_acknowledged(
+    jetstream: &jetstream::Context,
+    subject: &str,
+    id: &EventId,
+    body: Vec<u8>,
+) -> Result<(), EventError> {
+    let mut pause = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        let publish = PublishMessage::build()
+            .payload(body.clone().into())
+            .message_id(id.as_str());
+        let outcome = match jetstream.send_publish(subject.to_owned(), publish).await {
+            Ok(ack) => ack.await.map(|_| ()).map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        match outcome {
+            Ok(()) => return Ok(()),
+            Err(detail) if attempt >= PUBLISH_ATTEMPTS => {
+                return Err(EventError::Publish {
+                    subject: subject.to_owned(),
+                    detail,
+                });
+            }
+            Err(detail) => {
+                tracing::warn!(subject, event_id = %id, attempt, error = %detail, "publishing an event failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+                attempt += 1;
+            }
+        }
+    }
+}
+
+/// An ordered consumer of `filter` on `stream`, starting where `from` says.
+async fn consume(
+    stream: &stream::Stream,
+    filter: String,
+    from: consumer::DeliverPolicy,
+) -> Result<consumer::pull::Ordered, String> {
+    stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: filter,
+            deliver_policy: from,
+            ..Default::default()
+        })
+        .await
+        .map_err(|err| err.to_string())?
+        .messages()
+        .await
+        .map_err(|err| err.to_string())
+}
+
+/// This replica's reader of one topic: every event JetStream holds goes to the local
+/// subscribers. When the consumer's messages end it is created again after the last stream
+/// sequence seen, so nothing is skipped; it stops at `shutdown`.
+async fn feed(
+    stream: stream::Stream,
+    filter: String,
+    mut messages: consumer::pull::Ordered,
+    local: broadcast::Sender<Arc<Delivered>>,
+    shutdown: CancellationToken,
+) {
+    let mut last_sequence = None;
+    loop {
+        let next = tokio::select! {
+            () = shutdown.cancelled() => return,
+            next = messages.next() => next,
+        };
+        match next {
+            Some(Ok(message)) => {
+                if let Ok(info) = message.info() {
+                    last_sequence = Some(info.stream_sequence);
+                }
+                let delivered = Delivered {
+                    subject: message.subject.to_string(),
+                    body: message.payload.to_vec(),
+                };
+                let _ = local.send(Arc::new(delivered));
+            }
+            Some(Err(err)) => {
+                tracing::warn!(%filter, error = %err, "reading events from JetStream failed; the consumer recovers")
+            }
+            None => {
+                tracing::warn!(%filter, "the JetStream consumer ended; creating it again");
+                let from = match last_sequence {
+                    Some(sequence) => consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: sequence + 1,
+                    },
+                    None => consumer::DeliverPolicy::New,
+                };
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(RECONSUME_AFTER) => {}
+                    }
+                    match consume(&stream, filter.clone(), from).await {
+                        Ok(again) => {
+                            messages = again;
+                            break;
+                        }
+                        Err(err) => {
+                            tracing::warn!(%filter, error = %err, "creating the JetStream consumer failed; retrying")
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The events of the local broadcast matching `pattern`, decoded, each id once.
+fn deduplicated<E: Event>(
+    receiver: broadcast::Receiver<Arc<Delivered>>,
+    pattern: String,
+) -> impl Stream<Item = Envelope<E>> + Send + 'static {
+    futures::stream::unfold(
+        (receiver, Seen::default(), pattern),
+        |(mut receiver, mut seen, pattern)| async move {
+            loop {
+                let delivered = match receiver.recv().await {
+                    Ok(delivered) => delivered,
+                    Err(broadcast::error::RecvError::Lagged(skipped)) => {
+                        tracing::warn!(%pattern, skipped, "a subscriber fell behind; events skipped");
+                        continue;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                };
+                if !matches(&pattern, &delivered.subject) {
+                    continue;
+                }
+                let incoming: Incoming<E> = match serde_json::from_slice(&delivered.body) {
+                    Ok(incoming) => incoming,
+                    Err(err) => {
+                        tracing::warn!(subject = %delivered.subject, error = %err, "an event that does not decode was skipped");
+                        continue;
+                    }
+                };
+                if !seen.first_time(&incoming.id) {
+                    tracing::debug!(subject = %delivered.subject, event_id = %incoming.id, "a repeated event was dropped");
+                    continue;
+                }
+                let envelope = Envelope {
+                    id: incoming.id,
+                    subject: delivered.subject.clone(),
+                    event: incoming.event,
+                };
+                return Some((envelope, (receiver, seen, pattern)));
+            }
+        },
+    )
+}
+
+/// The event ids a subscription has delivered, the newest [`REMEMBERED`] of them.
+#[derive(Default)]
+struct Seen {
+    order: VecDeque<EventId>,
+    ids: HashSet<EventId>,
+}
+
+impl Seen {
+    /// Records `id`; false when it was already recorded.
+    fn first_time(&mut self, id: &EventId) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() == REMEMBERED
+            && let Some(oldest) = self.order.pop_front()
+        {
+            self.ids.remove(&oldest);
+        }
+        self.order.push_back(id.clone());
+        self.ids.insert(id.clone());
+        true
+    }
+}
+
+/// Whether `subject` matches the NATS `pattern` (`*` matches one token, a final `>` one or
+/// more).
+fn matches(pattern: &str, subject: &str) -> bool {
+    let mut subject = subject.split('.');
+    for token in pattern.split('.') {
+        match (token, subject.next()) {
+            (">", Some(_)) => return true,
+            ("*", Some(_)) => {}
+            (expected, Some(actual)) if expected == actual => {}
+            _ => return false,
+        }
+    }
+    subject.next().is_none()
+}
+
+fn is_token(token: &str) -> bool {
+    !token.is_empty()
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn check_subject(subject: &str) -> Result<(), EventError> {
+    if subject.split('.').all(is_token) {
+        Ok(())
+    } else {
+        Err(EventError::Subject(subject.to_owned()))
+    }
+}
+
+fn check_filter(pattern: &str) -> Result<(), EventError> {
+    let tokens: Vec<&str> = pattern.split('.').collect();
+    let last = tokens.len() - 1;
+    let valid = tokens
+        .iter()
+        .enumerate()
+        .all(|(i, token)| is_token(token) || *token == "*" || (*token == ">" && i == last));
+    if valid {
+        Ok(())
+    } else {
+        Err(EventError::Subject(pattern.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Ping {
+        id: u32,
+    }
+
+    impl Event for Ping {
+        const TOPIC: Topic = Topic { name: "pings" };
+
+        fn subject(&self) -> String {
+            format!("{}.ping", self.id)
+        }
+    }
+
+    #[test]
+    fn subjects_match_like_nats() {
+        for (pattern, subject, expected) in [
+            ("a.b.c", "a.b.c", true),
+            ("a.*.c", "a.b.c", true),
+            ("a.*", "a.b.c", false),
+            ("a.>", "a.b.c", true),
+            ("a.>", "a", false),
+            ("a.b.c", "a.b", false),
+            ("a.*.c", "a.b.d", false),
+        ] {
+            assert_eq!(matches(pattern, subject), expected, "{pattern} ~ {subject}");
+        }
+        assert!(check_filter("tributary.orders.*.status").is_ok());
+        assert!(check_filter("tributary.orders.>").is_ok());
+        assert!(check_filter("tributary.>.status").is_err());
+        assert!(check_subject("tributary.orders.4 2").is_err());
+        assert!(check_subject("tributary..x").is_err());
+        assert_eq!(stream_name("t-1", Topic { name: "orders" }), "T_1_ORDERS");
+    }
+
+    #[tokio::test]
+    async fn a_nats_server_that_cannot_be_reached_fails_the_bus_at_once() {
+        let started = std::time::Instant::now();
+        let err = EventBus::nats(
+            "nats://127.0.0.1:1",
+            DEFAULT_PREFIX,
+            &[Ping::TOPIC],
+            CancellationToken::new(),
+        )
+        .await
+        .expect_err("nothing listens on port 1");
+        assert!(matches!(err, EventError::Connect { .. }), "{err}");
+        assert!(err.to_string().contains("nats://127.0.0.1:1"), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no retries forever"
+        );
+    }
+
+    #[tokio::test]
+    async fn in_process_subscribers_see_matching_events_once_each() {
+        let bus = EventBus::in_process();
+        let mut one = bus.subscribe::<Ping>("1.ping").expect("a subscription");
+        let mut all = bus.subscribe::<Ping>("*.ping").expect("a subscription");
+        let first = bus.publish(&Ping { id: 1 }).await.expect("published");
+        bus.publish(&Ping { id: 2 }).await.expect("published");
+        // The same event delivered again (as a JetStream redelivery would) is dropped.
+        let again = serde_json::to_vec(&Outgoing {
+            id: &first,
+            event: &Ping { id: 1 },
+        })
+        .expect("JSON");
+        let _ = bus.inner.local.send(Arc::new(Delivered {
+            subject: "tributary.pings.1.ping".to_owned(),
+            body: again,
+        }));
+        bus.publish(&Ping { id: 1 }).await.expect("published");
+
+        let got = one.next().await.expect("an event");
+        assert_eq!((got.id.clone(), got.event), (first, Ping { id: 1 }));
+        assert_eq!(got.subject, "tributary.pings.1.ping");
+        let second = one.next().await.expect("an event");
+        assert_ne!(second.id, got.id, "the repeat was dropped");
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(all.next().await.expect("an event").event.id);
+        }
+        assert_eq!(ids, [1, 2, 1]);
+    }
+}
