@@ -13,6 +13,7 @@ use crate::admit::rate_limit::RateLimits;
 use crate::admit::session::{SessionSetupError, Sessions};
 use crate::cache::Caches;
 use crate::config::Config;
+use crate::error::{Code, GraphqlError};
 use crate::execute::Subgraphs;
 use crate::pipeline::{Pipeline, Version};
 use crate::request::{Request, Response};
@@ -185,6 +186,67 @@ impl Engine {
     pub async fn run(&self, request: Request) -> Response {
         let version = self.current.load_full();
         self.pipeline.run(&version, request).await
+    }
+
+    /// Runs a subscription: each event of the subgraph's subscription, completed through the
+    /// rest of the plan, as a response body; or the refusal. The stream ends when the subgraph
+    /// completes or fails (its errors are the last item) and closes the subgraph's socket when
+    /// dropped. It stays on the supergraph version it started on.
+    pub async fn subscribe(
+        self: &Arc<Self>,
+        request: Request,
+    ) -> Result<futures::stream::BoxStream<'static, bytes::Bytes>, Response> {
+        use futures::StreamExt;
+        let version = self.current.load_full();
+        let subscribing = Arc::new(self.pipeline.subscribing(&version, request).await?);
+        let Some(primary) = subscribing.primary.clone() else {
+            let body = self
+                .pipeline
+                .event(&version, &subscribing, serde_json::json!({ "data": {} }))
+                .await;
+            return Ok(futures::stream::once(async move { body }).boxed());
+        };
+        let url = self
+            .config
+            .subgraphs
+            .urls
+            .get(&primary.service_name)
+            .or_else(|| version.supergraph.endpoints().get(&primary.service_name))
+            .cloned()
+            .unwrap_or_default();
+        let events = crate::transport::ws::subscribe(
+            &url,
+            subscribing.authorization.as_deref(),
+            &primary.operation.document_str,
+            subscribing.primary_variables(),
+        )
+        .await
+        .map_err(|error| {
+            Response::refused(
+                GraphqlError::new(Code::SubrequestHttpError, error.to_string())
+                    .with_extension("serviceName", primary.service_name.clone().into()),
+            )
+        })?;
+        let engine = self.clone();
+        let service = primary.service_name.clone();
+        Ok(events
+            .then(move |event| {
+                let (engine, version, subscribing) =
+                    (engine.clone(), version.clone(), subscribing.clone());
+                let service = service.clone();
+                async move {
+                    match event {
+                        Ok(payload) => engine.pipeline.event(&version, &subscribing, payload).await,
+                        Err(error) => crate::error::errors_body(&[GraphqlError::new(
+                            Code::SubrequestHttpError,
+                            error.to_string(),
+                        )
+                        .with_extension("serviceName", service.into())])
+                        .into(),
+                    }
+                }
+            })
+            .boxed())
     }
 }
 

@@ -49,6 +49,9 @@ pub(crate) struct Execution<'a> {
     started_ms: u64,
     /// Whether fetches may share identical requests in flight (queries only).
     shareable: bool,
+    /// Whether this runs the plan for one event of a subscription: the subscription's own
+    /// fetch delivered the root data, so its node is passed over.
+    event: bool,
 }
 
 /// The caching the subgraphs allowed for their answers, combined strictest-wins.
@@ -138,12 +141,61 @@ pub async fn execute(
     deadline: Option<Deadline>,
     entity_cache: Option<EntityCache<'_>>,
 ) -> Outcome {
+    let root = Value::Object(value::Object::default());
+    execute_from(
+        supergraph,
+        subgraphs,
+        prepared,
+        variables,
+        headers,
+        deadline,
+        entity_cache,
+        root,
+        false,
+    )
+    .await
+}
+
+/// Executes the rest of a subscription's plan for one event: `event` is the data the
+/// subgraph's subscription delivered (the root of the response), and every other fetch of the
+/// plan (entities, `@requires`) runs on it as for a query.
+pub async fn execute_event(
+    supergraph: &Supergraph,
+    subgraphs: &Subgraphs,
+    prepared: &Prepared,
+    variables: &Map<String, serde_json::Value>,
+    headers: Arc<Headers>,
+    deadline: Option<Deadline>,
+    event: serde_json::Value,
+) -> Outcome {
+    let root = match Value::from(event) {
+        Value::Object(object) => Value::Object(object),
+        _ => Value::Object(value::Object::default()),
+    };
+    execute_from(
+        supergraph, subgraphs, prepared, variables, headers, deadline, None, root, true,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn execute_from(
+    supergraph: &Supergraph,
+    subgraphs: &Subgraphs,
+    prepared: &Prepared,
+    variables: &Map<String, serde_json::Value>,
+    headers: Arc<Headers>,
+    deadline: Option<Deadline>,
+    entity_cache: Option<EntityCache<'_>>,
+    root: Value,
+    event: bool,
+) -> Outcome {
     let execution = Execution {
         supergraph,
         subgraphs,
         variables,
         headers,
-        data: Mutex::new(Value::Object(value::Object::default())),
+        data: Mutex::new(root),
         errors: Mutex::new(Vec::new()),
         fetches: AtomicUsize::new(0),
         cache: Mutex::new(CacheHint::default()),
@@ -151,6 +203,7 @@ pub async fn execute(
         entity_cache: entity_cache.filter(|_| prepared.operation_type == OperationType::Query),
         started_ms: crate::cache::invalidate::now_ms(),
         shareable: prepared.operation_type == OperationType::Query,
+        event,
     };
     match deadline {
         None => execution.run_plan(&prepared.plan).await,
@@ -227,6 +280,7 @@ impl<'a> Execution<'a> {
                         self.run(branch).await;
                     }
                 }
+                PlanNode::Subscription(_) if self.event => {}
                 PlanNode::Defer(_) | PlanNode::Subscription(_) => {
                     self.error(GraphqlError::new(
                         Code::OperationNotSupported,

@@ -223,6 +223,9 @@ async fn graphql_post(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> HttpResponse {
+    if wants_event_stream(&headers) {
+        return event_stream(engine, peer, headers, body).await;
+    }
     let Some(media) = negotiate(&headers) else {
         return not_acceptable();
     };
@@ -908,4 +911,64 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Whether the client asks for Server-Sent Events (a subscription's event stream).
+fn wants_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/event-stream"))
+}
+
+/// A subscription over Server-Sent Events (GraphQL over SSE, distinct connections): each
+/// event a `next` with its response, then `complete`; a refusal is an ordinary JSON answer
+/// with its status.
+async fn event_stream(
+    engine: Arc<Engine>,
+    peer: Option<std::net::IpAddr>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> HttpResponse {
+    use futures::StreamExt;
+    let media = MediaType::GraphqlResponse;
+    let admission = engine.pipeline().admission();
+    let body = match read_body(&headers, body, engine.config().server.max_body_bytes).await {
+        Ok(body) => body,
+        Err(unread) => return unreadable_body(admission, media, unread),
+    };
+    let request = serde_json::from_slice::<Value>(&body)
+        .map_err(|err| {
+            GraphqlError::new(
+                Code::BadRequest,
+                format!("the request body is not valid JSON: {err}"),
+            )
+        })
+        .and_then(Members::from_object)
+        .and_then(|members| members.into_request(&engine, &headers, false, peer));
+    let request = match request {
+        Ok(request) => request,
+        Err(error) => return refuse(media, error),
+    };
+    match engine.subscribe(request).await {
+        Err(response) => respond(media, response, &headers),
+        Ok(events) => {
+            let next = events.map(|body| {
+                Ok::<_, std::convert::Infallible>(
+                    axum::response::sse::Event::default()
+                        .event("next")
+                        .data(String::from_utf8_lossy(&body)),
+                )
+            });
+            let complete = futures::stream::once(async {
+                Ok(axum::response::sse::Event::default()
+                    .event("complete")
+                    .data(""))
+            });
+            axum::response::sse::Sse::new(next.chain(complete))
+                .keep_alive(axum::response::sse::KeepAlive::default())
+                .into_response()
+        }
+    }
 }

@@ -448,6 +448,125 @@ impl Pipeline {
         (response, has_errors)
     }
 
+    /// Everything before a subscription's events: the token, the budgets, the document, the
+    /// plan (authorized for the caller) and the variables; refused like any request.
+    pub async fn subscribing(
+        &self,
+        version: &Version,
+        mut request: Request,
+    ) -> Result<Subscribing, Response> {
+        if let Err(error) = self.admission.authenticate(&mut request).await {
+            metrics::refusal(error.code());
+            return Err(Response::refused(error));
+        }
+        if let Err(limited) = self.admission.limit(&request).await {
+            metrics::refusal(Some(Code::RateLimited));
+            let mut response = Response::refused(limited.to_graphql());
+            response.retry_after = Some(limited.retry_after_seconds());
+            return Err(response);
+        }
+        let refused = |Refusal(errors)| {
+            metrics::refusal(errors.first().and_then(GraphqlError::code));
+            Response::refused_with(errors)
+        };
+        let admitted = self
+            .admission
+            .admit(&request)
+            .map_err(|e| refused(e.into()))?;
+        let prepared = self
+            .preparer
+            .prepare(
+                version.supergraph.clone(),
+                &admitted.document,
+                request.operation_name.as_deref(),
+            )
+            .await
+            .map_err(|err| refused(Refusal(err.into_errors())))?;
+        if prepared.operation_type != OperationType::Subscription {
+            return Err(refused(
+                GraphqlError::new(
+                    Code::OperationNotSupported,
+                    "only subscriptions are served as an event stream; send queries and mutations as plain POSTs",
+                )
+                .into(),
+            ));
+        }
+        let prepared = self
+            .preparer
+            .authorize(
+                version.supergraph.clone(),
+                prepared,
+                request.caller.claims.as_deref(),
+            )
+            .await
+            .map_err(|err| refused(Refusal(err.into_errors())))?;
+        let variables = self
+            .variables(version, &prepared, &request)
+            .map_err(refused)?;
+        let Some(primary) = prepared.plan.node.as_ref().and_then(subscription_fetch) else {
+            // Every field was denied (or none is fetched): one answer, then the end.
+            return Ok(Subscribing {
+                prepared,
+                variables,
+                primary: None,
+                authorization: None,
+                headers: Arc::new(Headers::from_pairs(&request.forward)),
+            });
+        };
+        Ok(Subscribing {
+            primary: Some(primary.clone()),
+            prepared,
+            variables,
+            authorization: request
+                .caller
+                .authorization
+                .as_ref()
+                .map(|secret| secret.expose().to_owned()),
+            headers: Arc::new(Headers::from_pairs(&request.forward)),
+        })
+    }
+
+    /// The response for one event of a subscription: the subgraph's event data, completed by
+    /// the rest of the plan and shaped to the client's selection.
+    pub async fn event(
+        &self,
+        version: &Version,
+        subscribing: &Subscribing,
+        event: serde_json::Value,
+    ) -> bytes::Bytes {
+        let service = subscribing
+            .primary
+            .as_ref()
+            .map(|fetch| fetch.service_name.as_str())
+            .unwrap_or("");
+        let data = event.get("data").cloned().unwrap_or(Value::Null);
+        let mut outcome = execute::execute_event(
+            &version.supergraph,
+            &version.subgraphs,
+            &subscribing.prepared,
+            &subscribing.variables,
+            subscribing.headers.clone(),
+            None,
+            data,
+        )
+        .await;
+        if let Some(errors) = event.get("errors").and_then(Value::as_array) {
+            for error in errors {
+                let mut error = GraphqlError::from_subgraph(error.clone());
+                error = error.with_extension("serviceName", Value::from(service));
+                outcome.errors.push(error);
+            }
+        }
+        let written = crate::respond::write_response(
+            &version.supergraph,
+            &subscribing.prepared,
+            &subscribing.variables,
+            &outcome,
+            false,
+        );
+        bytes::Bytes::from(written.body)
+    }
+
     /// Prepares the admitted document and checks the operation fits the request's carrier.
     async fn prepare(
         &self,
@@ -477,7 +596,7 @@ impl Pipeline {
         if prepared.operation_type == OperationType::Subscription {
             return Err(GraphqlError::new(
                 Code::OperationNotSupported,
-                "subscriptions are served over WebSocket, not over this endpoint",
+                "subscriptions are served as an event stream: send `Accept: text/event-stream`",
             )
             .into());
         }
@@ -703,5 +822,47 @@ fn list_lengths(
             }
         }
         _ => {}
+    }
+}
+
+/// What a subscription runs with once admitted and prepared.
+pub struct Subscribing {
+    /// The prepared (and authorized) operation.
+    pub prepared: Arc<Prepared>,
+    /// The coerced variables.
+    pub variables: Map<String, Value>,
+    /// The subgraph subscription the plan starts with; none when nothing is to be fetched.
+    pub primary: Option<crate::supergraph::planner::FetchNode>,
+    /// The caller's `Authorization` value, passed on to the subgraph.
+    pub authorization: Option<String>,
+    /// The headers the forwarding rules pass on.
+    pub headers: Arc<Headers>,
+}
+
+impl Subscribing {
+    /// The variables the subgraph's subscription uses.
+    pub fn primary_variables(&self) -> Value {
+        let Some(fetch) = &self.primary else {
+            return Value::Object(Map::new());
+        };
+        let used: Map<String, Value> = fetch
+            .variable_usages
+            .iter()
+            .flatten()
+            .filter_map(|name| Some((name.clone(), self.variables.get(name)?.clone())))
+            .collect();
+        Value::Object(used)
+    }
+}
+
+/// The subscription fetch a plan starts with.
+fn subscription_fetch(
+    node: &crate::supergraph::planner::PlanNode,
+) -> Option<&crate::supergraph::planner::FetchNode> {
+    use crate::supergraph::planner::PlanNode;
+    match node {
+        PlanNode::Subscription(subscription) => Some(&subscription.primary),
+        PlanNode::Sequence(sequence) => sequence.nodes.first().and_then(subscription_fetch),
+        _ => None,
     }
 }

@@ -309,11 +309,6 @@ impl Rules {
         let selected = select_operation(&document, operation_name)?;
         let (name, _) = operation_parts(selected);
         limits::check(&document, name, &self.limits)?;
-        if let OperationDefinition::Subscription(_) = selected {
-            return Err(PrepareError::Unsupported(
-                "subscriptions are not served over this endpoint",
-            ));
-        }
         if uses_incremental_delivery(&document) {
             return Err(PrepareError::Unsupported(
                 "@defer and @stream are not served over this endpoint",

@@ -6,6 +6,7 @@ mod breaker;
 mod http;
 mod in_process;
 mod single_flight;
+pub mod ws;
 
 use std::future::Future;
 use std::pin::Pin;

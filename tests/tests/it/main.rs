@@ -8,6 +8,7 @@ mod catalog;
 mod faults;
 mod inventory;
 mod keys;
+mod live_orders;
 mod order_events;
 mod orders;
 mod own_subgraphs;

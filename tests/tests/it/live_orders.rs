@@ -1,0 +1,142 @@
+//! Watching an order live through the router: a subscription over Server-Sent Events, each
+//! status change an event whose federated fields (product names from catalog) are resolved
+//! through the plan, and the refusals a subscription can meet.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use subgraph_kit::auth::Auth;
+use tributary_tests::{TEST_SECRET, TestStack};
+
+const WATCH: &str = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status order { id lines { quantity product { name } } } } }";
+const ADVANCE: &str = "mutation($id: ID!) { advanceOrder(id: $id) { id status } }";
+
+fn admin() -> String {
+    Auth::new(TEST_SECRET.as_bytes(), Duration::from_secs(300))
+        .issue_service("staff", &["admin"])
+        .expect("a staff token")
+}
+
+/// Opens an event stream at the router; returns the response (status checked by the caller).
+async fn watch(stack: &TestStack, token: Option<&str>, id: &str) -> reqwest::Response {
+    let mut request = stack
+        .http()
+        .post(stack.url("gateway"))
+        .header("accept", "text/event-stream")
+        .json(&json!({ "query": WATCH, "variables": { "id": id } }));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("the router answers")
+}
+
+/// Reads SSE events (`(event, data)`) until `count` arrived or a `complete` came.
+async fn events(response: &mut reqwest::Response, count: usize) -> Vec<(String, Value)> {
+    let mut buffer = String::new();
+    let mut out = Vec::new();
+    while out.len() < count {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream reads");
+        let Some(chunk) = chunk else { break };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let mut event = String::new();
+            let mut data = String::new();
+            for line in block.lines() {
+                if let Some(name) = line.strip_prefix("event:") {
+                    event = name.trim().to_owned();
+                } else if let Some(text) = line.strip_prefix("data:") {
+                    data.push_str(text.trim_start());
+                }
+            }
+            if event.is_empty() {
+                continue; // a keep-alive comment
+            }
+            let done = event == "complete";
+            out.push((event, serde_json::from_str(&data).unwrap_or(Value::Null)));
+            if done {
+                return out;
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn an_order_watched_through_the_router_gets_each_change_with_federated_fields() {
+    let stack = TestStack::sqlite().await;
+    let ada = stack.login("ada@example.com").await;
+    let mut stream = watch(&stack, Some(&ada), "1").await;
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for status in ["PAID", "PREPARING"] {
+        let advanced = stack
+            .gql_as("orders", &admin(), ADVANCE, json!({ "id": "1" }))
+            .await;
+        assert_eq!(
+            advanced["data"]["advanceOrder"]["status"], status,
+            "{advanced}"
+        );
+        let got = events(&mut stream, 1).await;
+        let (kind, body) = &got[0];
+        assert_eq!(kind, "next");
+        assert!(body.get("errors").is_none(), "{body}");
+        let event = &body["data"]["orderStatusChanged"];
+        assert_eq!(event["status"], status, "{body}");
+        assert_eq!(event["order"]["id"], "1");
+        let names: Vec<&str> = event["order"]["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|line| line["product"]["name"].as_str())
+            .collect();
+        assert!(!names.is_empty(), "product names come from catalog: {body}");
+    }
+    drop(stream);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn someone_elses_order_and_an_anonymous_watch_are_refused_with_codes() {
+    let stack = TestStack::sqlite().await;
+    let grace = stack.login("grace@example.com").await;
+    let mut stream = watch(&stack, Some(&grace), "1").await;
+    let got = events(&mut stream, 2).await;
+    assert_eq!(got[0].0, "next");
+    assert_eq!(
+        got[0].1["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{:?}",
+        got
+    );
+    assert_eq!(got.last().map(|e| e.0.as_str()), Some("complete"));
+
+    let mut anonymous = watch(&stack, None, "1").await;
+    let got = events(&mut anonymous, 2).await;
+    assert_eq!(
+        got[0].1["errors"][0]["extensions"]["code"], "UNAUTHORIZED_FIELD_OR_TYPE",
+        "{:?}",
+        got
+    );
+    assert_eq!(got.last().map(|e| e.0.as_str()), Some("complete"));
+
+    let refused = stack
+        .http()
+        .post(stack.url("gateway"))
+        .header("accept", "text/event-stream")
+        .bearer_auth("not-a-token")
+        .json(&json!({ "query": WATCH, "variables": { "id": "1" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    stack.stop().await;
+}
