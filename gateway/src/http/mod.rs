@@ -7,6 +7,7 @@
 
 mod graphiql;
 mod session;
+pub mod ws;
 
 use std::sync::Arc;
 
@@ -530,9 +531,13 @@ fn forwarded(names: &[String], headers: &HeaderMap) -> Vec<(String, String)> {
 async fn graphql_get(
     State(engine): State<Arc<Engine>>,
     Peer(peer): Peer,
+    MaybeUpgrade(upgrade): MaybeUpgrade,
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> HttpResponse {
+    if let Some(upgrade) = upgrade {
+        return ws::upgrade(engine, upgrade, &headers, peer);
+    }
     let param = |name: &str| {
         params
             .iter()
@@ -970,5 +975,23 @@ async fn event_stream(
                 .keep_alive(axum::response::sse::KeepAlive::default())
                 .into_response()
         }
+    }
+}
+
+/// A WebSocket upgrade, when the request is one.
+struct MaybeUpgrade(Option<axum::extract::ws::WebSocketUpgrade>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for MaybeUpgrade {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(MaybeUpgrade(
+            axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state)
+                .await
+                .ok(),
+        ))
     }
 }

@@ -8,6 +8,8 @@ use serde_json::{Value, json};
 use subgraph_kit::auth::Auth;
 use tributary_tests::{TEST_SECRET, TestStack};
 
+use crate::order_events::{Frame, Socket};
+
 const WATCH: &str = "subscription($id: ID!) { orderStatusChanged(orderId: $id) { status order { id lines { quantity product { name } } } } }";
 const ADVANCE: &str = "mutation($id: ID!) { advanceOrder(id: $id) { id status } }";
 
@@ -138,5 +140,60 @@ async fn someone_elses_order_and_an_anonymous_watch_are_refused_with_codes() {
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_order_watched_over_websocket_through_a_bff_and_a_bad_token_closed() {
+    let stack = TestStack::sqlite().await;
+    let ada = stack.login("ada@example.com").await;
+    let mut socket = Socket::ready(&stack.url("web"), Some(&ada)).await;
+    socket.subscribe("w1", WATCH, json!({ "id": "1" })).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let advanced = stack
+        .gql_as("orders", &admin(), ADVANCE, json!({ "id": "1" }))
+        .await;
+    assert_eq!(
+        advanced["data"]["advanceOrder"]["status"], "PAID",
+        "{advanced}"
+    );
+    let event = socket.event("w1").await;
+    let watched = &event["data"]["orderStatusChanged"];
+    assert_eq!(watched["status"], "PAID", "{event}");
+    assert!(
+        watched["order"]["lines"][0]["product"]["name"].is_string(),
+        "federated fields resolved: {event}"
+    );
+
+    // Someone else's order: an `error` for that subscription, the connection lives on.
+    let grace = stack.login("grace@example.com").await;
+    let mut other = Socket::ready(&stack.url("web"), Some(&grace)).await;
+    other.subscribe("g1", WATCH, json!({ "id": "1" })).await;
+    match other.next().await {
+        Frame::Json(message) => {
+            assert_eq!(message["id"], "g1", "{message}");
+            let code = if message["type"] == "error" {
+                message["payload"][0]["extensions"]["code"].clone()
+            } else {
+                message["payload"]["errors"][0]["extensions"]["code"].clone()
+            };
+            assert_eq!(code, "NOT_FOUND", "{message}");
+        }
+        Frame::Closed(code, reason) => panic!("closed {code} {reason}"),
+    }
+
+    // A bad token on connection_init closes the connection with 4403.
+    let mut bad = Socket::open(&stack.url("web"), "graphql-transport-ws", None)
+        .await
+        .expect("the upgrade succeeds");
+    bad.send(json!({ "type": "connection_init", "payload": { "Authorization": "Bearer nope" } }))
+        .await;
+    match bad.next().await {
+        Frame::Closed(code, reason) => {
+            assert_eq!(code, 4403);
+            assert!(reason.starts_with("UNAUTHENTICATED"), "{reason}");
+        }
+        Frame::Json(message) => panic!("expected a close, got {message}"),
+    }
     stack.stop().await;
 }

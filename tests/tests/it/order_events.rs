@@ -57,7 +57,7 @@ fn ws_url(http_url: &str) -> String {
 }
 
 /// One GraphQL WebSocket connection, speaking as a client would.
-struct Socket {
+pub(crate) struct Socket {
     ws: tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
     >,
@@ -65,7 +65,7 @@ struct Socket {
 
 /// What the server sent next: a JSON message, or the connection's close.
 #[derive(Debug)]
-enum Frame {
+pub(crate) enum Frame {
     Json(Value),
     Closed(u16, String),
 }
@@ -73,7 +73,7 @@ enum Frame {
 impl Socket {
     /// Opens a connection with `protocol`, `Authorization: Bearer <header_token>` on the upgrade
     /// when given.
-    async fn open(
+    pub(crate) async fn open(
         url: &str,
         protocol: &str,
         header_token: Option<&str>,
@@ -95,7 +95,7 @@ impl Socket {
     }
 
     /// A `graphql-transport-ws` connection, acknowledged, its token in `connection_init`.
-    async fn ready(url: &str, token: Option<&str>) -> Socket {
+    pub(crate) async fn ready(url: &str, token: Option<&str>) -> Socket {
         let mut socket = Socket::open(url, "graphql-transport-ws", None)
             .await
             .expect("the upgrade is accepted");
@@ -106,7 +106,7 @@ impl Socket {
 
     /// Sends `connection_init` (with the token when given) and returns the answer as JSON, or
     /// the close as `{"closed": code, "reason": ...}`.
-    async fn init(&mut self, token: Option<&str>) -> Value {
+    pub(crate) async fn init(&mut self, token: Option<&str>) -> Value {
         let payload = match token {
             Some(token) => json!({ "Authorization": format!("Bearer {token}") }),
             None => json!({}),
@@ -119,7 +119,7 @@ impl Socket {
         }
     }
 
-    async fn send(&mut self, message: Value) {
+    pub(crate) async fn send(&mut self, message: Value) {
         self.ws
             .send(Message::Text(message.to_string().into()))
             .await
@@ -127,20 +127,20 @@ impl Socket {
     }
 
     /// Starts subscription `id` with `query` and `variables`, then lets the server subscribe.
-    async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
+    pub(crate) async fn subscribe(&mut self, id: &str, query: &str, variables: Value) {
         self.send(json!({ "id": id, "type": "subscribe", "payload": { "query": query, "variables": variables } }))
             .await;
         tokio::time::sleep(SETTLE).await;
     }
 
     /// The next frame the server sends, pings answered on the way; panics after [`WAIT`].
-    async fn next(&mut self) -> Frame {
+    pub(crate) async fn next(&mut self) -> Frame {
         self.next_within(WAIT)
             .await
             .unwrap_or_else(|| panic!("nothing arrived within {WAIT:?}"))
     }
 
-    async fn next_within(&mut self, wait: Duration) -> Option<Frame> {
+    pub(crate) async fn next_within(&mut self, wait: Duration) -> Option<Frame> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let message = tokio::time::timeout_at(deadline, self.ws.next())
@@ -172,7 +172,7 @@ impl Socket {
     }
 
     /// The payload of the next `next` message of subscription `id`.
-    async fn event(&mut self, id: &str) -> Value {
+    pub(crate) async fn event(&mut self, id: &str) -> Value {
         match self.next().await {
             Frame::Json(message) if message["type"] == "next" && message["id"] == id => {
                 message["payload"].clone()
