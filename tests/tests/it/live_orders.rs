@@ -197,3 +197,39 @@ async fn an_order_watched_over_websocket_through_a_bff_and_a_bad_token_closed() 
     }
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn the_app_watches_its_order_with_a_persisted_subscription() {
+    let stack = TestStack::sqlite().await;
+    let ada = stack.login("ada@example.com").await;
+    let manifest: Value = serde_json::from_str(bff_mobile::MANIFEST).unwrap();
+    let id = manifest["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["name"] == "OrderUpdates")
+        .and_then(|op| op["id"].as_str())
+        .unwrap()
+        .to_owned();
+    let mut stream = stack
+        .http()
+        .post(stack.url("mobile"))
+        .header("accept", "text/event-stream")
+        .bearer_auth(&ada)
+        .json(&json!({ "documentId": id, "variables": { "id": "1" } }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack
+        .gql_as("orders", &admin(), ADVANCE, json!({ "id": "1" }))
+        .await;
+    let got = events(&mut stream, 1).await;
+    let card = &got[0].1["data"]["orderStatusChanged"];
+    assert_eq!(card["status"], "PAID", "{:?}", got);
+    assert!(card["order"]["statusLabel"].is_string(), "{:?}", got);
+    assert!(card["eventId"].is_string(), "{:?}", got);
+    drop(stream);
+    stack.stop().await;
+}
