@@ -110,8 +110,13 @@ pub(super) fn page(endpoint: &str, title: &str, examples: &[GraphiqlExample]) ->
   <script>
     // The engine's `Cache-Status` (and `Age` on hits) of the last answer, shown in the bar.
     const cacheStatus = document.getElementById('cache-status');
+    // Subscriptions go over WebSocket on the same path (`graphql-transport-ws`); an
+    // `Authorization` in the headers editor travels in `connection_init`.
+    const socketUrl = new URL({endpoint}, location.href);
+    socketUrl.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     const fetcher = GraphiQL.createFetcher({{
       url: {endpoint},
+      subscriptionUrl: socketUrl.href,
       fetch: (input, init) => window.fetch(input, init).then((response) => {{
         const status = response.headers.get('cache-status');
         const age = response.headers.get('age');

@@ -586,6 +586,8 @@ async fn graphiql_opens_the_first_examples_and_offers_every_one_by_name() {
         assert!(page.contains(&format!("query Example{i}")), "{page}");
     }
     assert!(page.contains("examples.slice(0, 4)"), "{page}");
+    // Subscriptions run from the page over WebSocket on the same path.
+    assert!(page.contains("subscriptionUrl: socketUrl.href"), "{page}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
