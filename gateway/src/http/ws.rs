@@ -48,6 +48,11 @@ pub fn upgrade(
     let forward = super::forwarded(&engine.config().subgraphs.forward_headers, headers);
     upgrade
         .protocols([PROTOCOL])
+        // Small buffers: a socket per subscriber, and client messages are small (the
+        // defaults are 128 KiB each way); a message over 1 MiB ends the connection.
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(1024 * 1024)
         .on_upgrade(move |socket| serve(engine, socket, authorization, forward, peer))
         .into_response()
 }

@@ -14,6 +14,9 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 /// The subprotocol spoken.
 const PROTOCOL: &str = "graphql-transport-ws";
 
+/// The read and write buffer of each socket (messages larger than it still pass).
+const BUFFER: usize = 8 * 1024;
+
 /// Why a subscription to a subgraph failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SubscribeError {
@@ -60,9 +63,15 @@ pub async fn subscribe(
     if let Some(value) = authorization.and_then(|v| HeaderValue::from_str(v).ok()) {
         request.headers_mut().insert("authorization", value);
     }
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .map_err(|e| connect(&e))?;
+    // Small buffers: one socket per subscriber, and events are small (the defaults, 128 KiB
+    // each way, made a thousand subscribers cost a quarter of a gigabyte).
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(BUFFER)
+        .write_buffer_size(BUFFER);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false)
+            .await
+            .map_err(|e| connect(&e))?;
     let payload = match authorization {
         Some(value) => json!({ "Authorization": value }),
         None => json!({}),

@@ -75,6 +75,11 @@ pub(super) async fn upgrade<E: Executor>(state: AppState<E>, request: Request) -
     };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // Small buffers: a socket per subscriber, and events are small (the defaults are
+        // 128 KiB each way).
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
+        .max_message_size(1024 * 1024)
         .on_upgrade(move |socket| connection(socket, state, protocol, caller))
 }
 
