@@ -4,8 +4,8 @@
 //! app's own fields read.
 
 use tributary_gateway::config::{
-    Bucket, CacheConfig, DemandControlConfig, GraphiqlConfig, GraphiqlExample, Limits,
-    PersistedConfig, RateLimitConfig, ServerConfig, SubgraphsConfig, TelemetryConfig,
+    CacheConfig, DemandControlConfig, GraphiqlConfig, GraphiqlExample, Limits, PersistedConfig,
+    ServerConfig, SubgraphsConfig, TelemetryConfig,
 };
 use tributary_gateway::{Config, Environment, Manifest};
 
@@ -79,19 +79,7 @@ pub fn profile(env: Environment) -> Config {
         },
         // Budgets in production only (development and tests send bursts from one address);
         // shared by every replica when `REDIS_URL` is set.
-        rate_limit: RateLimitConfig {
-            per_client: (!development).then_some(Bucket {
-                requests: 200,
-                per_seconds: 1,
-                burst: Some(400),
-            }),
-            per_user: (!development).then_some(Bucket {
-                requests: 20,
-                per_seconds: 1,
-                burst: Some(60),
-            }),
-            ..RateLimitConfig::default()
-        },
+        rate_limit: tributary_bff::rate_limits(env),
         telemetry: TelemetryConfig {
             // In production scrapers read metrics on a loopback port of their own; clients
             // never reach them on the public one.

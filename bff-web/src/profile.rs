@@ -4,9 +4,8 @@
 //! own fields read.
 
 use tributary_gateway::config::{
-    Bucket, CacheConfig, CorsConfig, DemandControlConfig, GraphiqlConfig, GraphiqlExample, Limits,
-    PersistedConfig, RateLimitConfig, ServerConfig, SessionConfig, SubgraphsConfig,
-    TelemetryConfig,
+    CacheConfig, CorsConfig, DemandControlConfig, GraphiqlConfig, GraphiqlExample, Limits,
+    PersistedConfig, ServerConfig, SessionConfig, SubgraphsConfig, TelemetryConfig,
 };
 use tributary_gateway::{Config, Environment};
 
@@ -86,19 +85,7 @@ pub fn profile(env: Environment) -> Config {
         },
         // Budgets in production only (development and tests send bursts from one address);
         // shared by every replica when `REDIS_URL` is set.
-        rate_limit: RateLimitConfig {
-            per_client: (!development).then_some(Bucket {
-                requests: 200,
-                per_seconds: 1,
-                burst: Some(400),
-            }),
-            per_user: (!development).then_some(Bucket {
-                requests: 20,
-                per_seconds: 1,
-                burst: Some(60),
-            }),
-            ..RateLimitConfig::default()
-        },
+        rate_limit: tributary_bff::rate_limits(env),
         // The SPA signs in at `/auth/login` and holds only an HttpOnly cookie. Sessions live in
         // Redis when `REDIS_URL` (or `TRIBUTARY_SESSION__REDIS_URL`) is set, so every replica
         // knows them, else in memory. The cookie stays `Secure` in development too: browsers

@@ -69,6 +69,29 @@ pub enum BffError {
     Io(#[from] std::io::Error),
 }
 
+/// The request budgets a BFF for browsers or apps starts from: in production 200 requests a
+/// second per client (bursts of 400) and 20 per verified user (bursts of 60); none in
+/// development, where tests and tools send bursts from one address.
+pub fn rate_limits(
+    env: tributary_gateway::Environment,
+) -> tributary_gateway::config::RateLimitConfig {
+    use tributary_gateway::config::{Bucket, RateLimitConfig};
+    let production = env.is_production();
+    RateLimitConfig {
+        per_client: production.then_some(Bucket {
+            requests: 200,
+            per_seconds: 1,
+            burst: Some(400),
+        }),
+        per_user: production.then_some(Bucket {
+            requests: 20,
+            per_seconds: 1,
+            burst: Some(60),
+        }),
+        ..RateLimitConfig::default()
+    }
+}
+
 /// Where the supergraph comes from.
 #[derive(Debug, Clone)]
 enum Source {

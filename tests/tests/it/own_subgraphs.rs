@@ -110,6 +110,20 @@ where
     url
 }
 
+/// Both subgraphs served, their SDL in `dir`; their URLs.
+async fn start_both(dir: &Path) -> (String, String) {
+    let products = Schema::build(products::Query, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .finish();
+    let reviews = Schema::build(reviews::Query, EmptyMutation, EmptySubscription)
+        .enable_federation()
+        .finish();
+    (
+        serve(dir, "products", products).await,
+        serve(dir, "reviews", reviews).await,
+    )
+}
+
 fn config(products: &str, reviews: Option<&str>) -> String {
     let mut yaml = format!(
         "federation_version: =2.3.2\nsubgraphs:\n  products:\n    routing_url: {products}\n    schema:\n      file: ./products.graphql\n"
@@ -139,22 +153,7 @@ const QUERY: &str = "{ products { name reviews { body } } }";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_subgraphs_compose_from_a_config_and_serve_through_the_router_and_a_library_bff() {
     let dir = tempfile::tempdir().unwrap();
-    let products_url = serve(
-        dir.path(),
-        "products",
-        Schema::build(products::Query, EmptyMutation, EmptySubscription)
-            .enable_federation()
-            .finish(),
-    )
-    .await;
-    let reviews_url = serve(
-        dir.path(),
-        "reviews",
-        Schema::build(reviews::Query, EmptyMutation, EmptySubscription)
-            .enable_federation()
-            .finish(),
-    )
-    .await;
+    let (products_url, reviews_url) = start_both(dir.path()).await;
     let config_path = dir.path().join("supergraph.yaml");
     std::fs::write(&config_path, config(&products_url, Some(&reviews_url))).unwrap();
 
@@ -239,22 +238,7 @@ async fn foreign_subgraphs_compose_from_a_config_and_serve_through_the_router_an
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_router_follows_its_supergraph_config_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let products_url = serve(
-        dir.path(),
-        "products",
-        Schema::build(products::Query, EmptyMutation, EmptySubscription)
-            .enable_federation()
-            .finish(),
-    )
-    .await;
-    let reviews_url = serve(
-        dir.path(),
-        "reviews",
-        Schema::build(reviews::Query, EmptyMutation, EmptySubscription)
-            .enable_federation()
-            .finish(),
-    )
-    .await;
+    let (products_url, reviews_url) = start_both(dir.path()).await;
     let config_path = dir.path().join("supergraph.yaml");
     std::fs::write(&config_path, config(&products_url, None)).unwrap();
     let (router, _stop) = router(&config_path).await;
