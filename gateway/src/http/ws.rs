@@ -41,10 +41,17 @@ pub fn upgrade(
     headers: &HeaderMap,
     peer: Option<std::net::IpAddr>,
 ) -> axum::response::Response {
-    let authorization = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    // The caller as the upgrade request names it: its `Authorization`, or the web's session
+    // cookie. A cookie from a page of another origin is refused: browsers send cookies on
+    // cross-site WebSocket upgrades, and the socket would act as the signed-in user.
+    let upgrading = super::caller_of(headers, engine.config());
+    if upgrading.session.is_some() && upgrading.foreign_origin {
+        return (
+            axum::http::StatusCode::FORBIDDEN,
+            "a session cookie is accepted only from an allowed origin",
+        )
+            .into_response();
+    }
     let forward = super::forwarded(&engine.config().subgraphs.forward_headers, headers);
     upgrade
         .protocols([PROTOCOL])
@@ -53,7 +60,7 @@ pub fn upgrade(
         .read_buffer_size(8 * 1024)
         .write_buffer_size(8 * 1024)
         .max_message_size(1024 * 1024)
-        .on_upgrade(move |socket| serve(engine, socket, authorization, forward, peer))
+        .on_upgrade(move |socket| serve(engine, socket, upgrading, forward, peer))
         .into_response()
 }
 
@@ -71,7 +78,7 @@ fn text(value: Value) -> Message {
 async fn serve(
     engine: Arc<Engine>,
     socket: WebSocket,
-    upgrade_authorization: Option<String>,
+    upgrading: Caller,
     forward: Vec<(String, String)>,
     peer: Option<std::net::IpAddr>,
 ) {
@@ -105,16 +112,18 @@ async fn serve(
             return;
         }
     };
-    let authorization = ["Authorization", "authorization"]
+    // `connection_init`'s `Authorization` wins over the upgrade request's credentials.
+    let caller = match ["Authorization", "authorization"]
         .iter()
         .find_map(|key| payload.get(*key).and_then(Value::as_str))
-        .map(str::to_owned)
-        .or(upgrade_authorization);
-    let mut caller = match &authorization {
-        Some(credentials) => Caller::with_credentials(credentials),
-        None => Caller::anonymous(),
+    {
+        Some(credentials) => {
+            let mut caller = Caller::with_credentials(credentials);
+            caller.authorization = Some(Secret::new(credentials));
+            caller
+        }
+        None => upgrading,
     };
-    caller.authorization = authorization.clone().map(Secret::new);
     // The token is verified now, so a bad one never holds a connection.
     let mut probe = Request {
         caller: caller.clone(),

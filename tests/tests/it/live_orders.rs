@@ -233,3 +233,100 @@ async fn the_app_watches_its_order_with_a_persisted_subscription() {
     drop(stream);
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_web_page_watches_with_its_session_cookie_from_its_own_origin_only() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let stack = TestStack::sqlite().await;
+    let page = "http://localhost:5173";
+    let login = stack
+        .http()
+        .post(stack.url("web").replace("/graphql", "/auth/login"))
+        .header("x-tributary-csrf", "1")
+        .header("origin", page)
+        .json(&json!({ "email": "ada@example.com", "password": tributary_tests::DEMO_PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let upgrade = |origin: &str| {
+        let mut request = stack
+            .url("web")
+            .replacen("http://", "ws://", 1)
+            .into_client_request()
+            .unwrap();
+        let headers = request.headers_mut();
+        headers.insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        headers.insert("cookie", cookie.parse().unwrap());
+        headers.insert("origin", origin.parse().unwrap());
+        request
+    };
+
+    // From another site, the cookie opens nothing.
+    let refused = tokio_tungstenite::connect_async(upgrade("https://evil.example")).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403)
+        }
+        other => panic!("expected a 403, got {other:?}"),
+    }
+
+    let (mut socket, _) = tokio_tungstenite::connect_async(upgrade(page))
+        .await
+        .unwrap();
+    let send = |value: Value| Message::Text(value.to_string().into());
+    socket
+        .send(send(json!({ "type": "connection_init", "payload": {} })))
+        .await
+        .unwrap();
+    let ack = loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                break serde_json::from_str::<Value>(&text).unwrap();
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no message: {other:?}"),
+        }
+    };
+    assert_eq!(ack["type"], "connection_ack");
+    socket
+        .send(send(json!({
+            "id": "s1",
+            "type": "subscribe",
+            "payload": { "query": WATCH, "variables": { "id": "1" } },
+        })))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stack
+        .gql_as("orders", &admin(), ADVANCE, json!({ "id": "1" }))
+        .await;
+    let event = loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                break serde_json::from_str::<Value>(&text).unwrap();
+            }
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("no event: {other:?}"),
+        }
+    };
+    assert_eq!(event["type"], "next", "{event}");
+    assert_eq!(
+        event["payload"]["data"]["orderStatusChanged"]["status"], "PAID",
+        "{event}"
+    );
+    stack.stop().await;
+}
