@@ -145,16 +145,8 @@ impl Pipeline {
     /// Runs one request on `version`, end to end.
     pub async fn run(&self, version: &Version, mut request: Request) -> Response {
         let started = Instant::now();
-        if let Err(error) = self.admission.authenticate(&mut request).await {
-            metrics::refusal(error.code());
-            return Response::refused(error);
-        }
-        if let Err(limited) = self.admission.limit(&request).await {
-            metrics::refusal(Some(Code::RateLimited));
-            metrics::rate_limited(limited.budget);
-            let mut response = Response::refused(limited.to_graphql());
-            response.retry_after = Some(limited.retry_after_seconds());
-            return response;
+        if let Err(refused) = self.identify(&mut request).await {
+            return refused;
         }
         match self.stages(version, &request, started).await {
             Ok(response) => response,
@@ -448,6 +440,23 @@ impl Pipeline {
         (response, has_errors)
     }
 
+    /// The caller's token verified (or its session traded for one) and its budgets spent:
+    /// what every request and subscription passes before its document is read.
+    async fn identify(&self, request: &mut Request) -> Result<(), Response> {
+        if let Err(error) = self.admission.authenticate(request).await {
+            metrics::refusal(error.code());
+            return Err(Response::refused(error));
+        }
+        if let Err(limited) = self.admission.limit(request).await {
+            metrics::refusal(Some(Code::RateLimited));
+            metrics::rate_limited(limited.budget);
+            let mut response = Response::refused(limited.to_graphql());
+            response.retry_after = Some(limited.retry_after_seconds());
+            return Err(response);
+        }
+        Ok(())
+    }
+
     /// Everything before a subscription's events: the token, the budgets, the document, the
     /// plan (authorized for the caller) and the variables; refused like any request.
     pub async fn subscribing(
@@ -455,16 +464,7 @@ impl Pipeline {
         version: &Version,
         mut request: Request,
     ) -> Result<Subscribing, Response> {
-        if let Err(error) = self.admission.authenticate(&mut request).await {
-            metrics::refusal(error.code());
-            return Err(Response::refused(error));
-        }
-        if let Err(limited) = self.admission.limit(&request).await {
-            metrics::refusal(Some(Code::RateLimited));
-            let mut response = Response::refused(limited.to_graphql());
-            response.retry_after = Some(limited.retry_after_seconds());
-            return Err(response);
-        }
+        self.identify(&mut request).await?;
         let refused = |Refusal(errors)| {
             metrics::refusal(errors.first().and_then(GraphqlError::code));
             Response::refused_with(errors)
