@@ -12,7 +12,8 @@
 //!
 //! # Layout
 //! - [`Subgraph`]: the one trait a domain crate implements; [`start`] and [`main`] run it,
-//!   [`serve`] runs another replica of it on a database already prepared.
+//!   [`serve`] runs another replica of it on a database already prepared; [`ServeArgs`] and
+//!   [`serve_main`] serve it from a binary with commands of its own.
 //! - [`db`]: SQLite or PostgreSQL from one URL.
 //! - [`auth`]: issuing and verifying tokens (an HS256 secret, or ES256 keys from a folder,
 //!   published as a JWKS); the caller of a request.
@@ -37,7 +38,9 @@ pub use auth::{Auth, Caller, Claims};
 pub use axum;
 pub use events::EventBus;
 pub use peer::Peers;
-pub use run::{Running, StartOptions, TokenArgs, main, serve, start};
+pub use run::{
+    DatabaseArgs, Running, ServeArgs, StartOptions, TokenArgs, main, serve, serve_main, start,
+};
 pub use sea_orm;
 pub use sea_orm_migration;
 pub use subgraph_core::{

@@ -124,9 +124,11 @@ pub async fn serve<S: Subgraph>(
     })
 }
 
-/// Command line of a subgraph run on its own.
-#[derive(Parser)]
-struct Args {
+/// The command line of a subgraph binary when it serves: what [`main`] parses, and what a
+/// binary with commands of its own (orders' `webhooks`) flattens beside them and hands to
+/// [`serve_main`].
+#[derive(clap::Args)]
+pub struct ServeArgs {
     /// Where this runs; `production` refuses the development JWT secret and short ones (keys
     /// need no secret).
     #[arg(long, env = "TRIBUTARY_ENV", value_enum, default_value_t = Environment::Development)]
@@ -134,12 +136,8 @@ struct Args {
     /// Address to listen on (default: 127.0.0.1 and the subgraph's own port).
     #[arg(long, env = "LISTEN")]
     listen: Option<SocketAddr>,
-    /// Database URL (default: sqlite://data/<subgraph>.sqlite).
-    #[arg(long, env = "DATABASE_URL")]
-    database_url: Option<String>,
-    /// PostgreSQL schema for this subgraph's tables (default: the subgraph's name).
-    #[arg(long, env = "PG_SCHEMA")]
-    pg_schema: Option<String>,
+    #[command(flatten)]
+    database: DatabaseArgs,
     /// Drop all data and reseed.
     #[arg(long)]
     reset: bool,
@@ -148,6 +146,44 @@ struct Args {
     /// A peer subgraph's GraphQL URL, as NAME=URL (repeatable).
     #[arg(long = "peer", env = "TRIBUTARY_PEERS", value_delimiter = ',')]
     peers: Vec<String>,
+}
+
+/// The command line of a subgraph binary that only serves.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// Where a subgraph's database is: the options every command of a subgraph binary that opens
+/// it shares.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct DatabaseArgs {
+    /// Database URL (default: sqlite://data/<subgraph>.sqlite).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// PostgreSQL schema for this subgraph's tables (default: the subgraph's name).
+    #[arg(long, env = "PG_SCHEMA")]
+    pub pg_schema: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// The database URL for subgraph `name`, the default filled in.
+    pub fn url(&self, name: &str) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://data/{name}.sqlite"))
+    }
+
+    /// The PostgreSQL schema for subgraph `name`, the default filled in.
+    pub fn schema(&self, name: &str) -> String {
+        self.pg_schema.clone().unwrap_or_else(|| name.to_owned())
+    }
+
+    /// Opens subgraph `name`'s database as these options say, without migrating it.
+    pub async fn connect(&self, name: &str) -> Result<sea_orm::DatabaseConnection, sea_orm::DbErr> {
+        db::connect(&self.url(name), Some(&self.schema(name))).await
+    }
 }
 
 /// How tokens are signed and verified: the options every Tributary binary shares.
@@ -196,11 +232,16 @@ impl TokenArgs {
 
 /// The `main` of a subgraph binary: parse the command line, serve until Ctrl-C or SIGTERM.
 pub fn main<S: Subgraph>() -> ExitCode {
-    let args = Args::parse();
+    serve_main::<S>(Args::parse().serve)
+}
+
+/// The `main` of a subgraph binary whose command line was parsed already: serve `S` as `args`
+/// say until Ctrl-C or SIGTERM.
+pub fn serve_main<S: Subgraph>(args: ServeArgs) -> ExitCode {
     tributary_process::run(S::NAME, || serve_alone::<S>(args))
 }
 
-async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
+async fn serve_alone<S: Subgraph>(args: ServeArgs) -> anyhow::Result<()> {
     args.tokens.check(args.env.is_production())?;
     let auth = args.tokens.authority()?;
     let peers = Peers::try_new(tributary_process::parse_named_urls(&args.peers)?)?;
@@ -215,10 +256,8 @@ async fn serve_alone<S: Subgraph>(args: Args) -> anyhow::Result<()> {
     let running = start::<S>(
         StartOptions {
             listener,
-            database_url: args
-                .database_url
-                .unwrap_or_else(|| format!("sqlite://data/{}.sqlite", S::NAME)),
-            pg_schema: Some(args.pg_schema.unwrap_or_else(|| S::NAME.to_owned())),
+            database_url: args.database.url(S::NAME),
+            pg_schema: Some(args.database.schema(S::NAME)),
             reset: args.reset,
             auth,
             peers,
