@@ -307,7 +307,7 @@ async fn finish(
             match placed {
                 Some(order) => {
                     if placed_here {
-                        announce(events, &order).await;
+                        announce(events, &order, order::PENDING).await;
                     }
                     Ok(order)
                 }
@@ -497,7 +497,7 @@ pub(crate) async fn cancel(
         .await
         .internal("reading a cancelled order")?
         .ok_or_else(not_found)?;
-    announce(events, &cancelled).await;
+    announce(events, &cancelled, &order.status).await;
     Ok(cancelled)
 }
 

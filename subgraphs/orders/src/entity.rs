@@ -1,4 +1,5 @@
-//! The `orders` and `order_lines` tables.
+//! The `orders` and `order_lines` tables, and the outbound webhooks' `webhook_endpoints` and
+//! `webhook_deliveries`.
 
 // sea-orm's derives generate `pub` items, so the modules are private and the lint is quiet here.
 #[allow(unreachable_pub)]
@@ -75,6 +76,83 @@ pub(crate) mod order_line {
         pub quantity: i32,
         /// The catalog's price per unit at checkout, in cents of the order's `currency`.
         pub unit_price_cents: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[allow(unreachable_pub)]
+pub(crate) mod webhook_endpoint {
+    use sea_orm::entity::prelude::*;
+
+    /// A receiver of order events; unique by URL. Kept once removed from the configuration
+    /// (inactive), because its deliveries refer to it.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_endpoints")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// Where events are POSTed (`http` or `https`).
+        pub url: String,
+        /// The key of the HMAC-SHA256 signature; stored as given, since signing needs it.
+        pub secret: String,
+        /// Whether new events are queued for it; pending deliveries of an inactive endpoint
+        /// go dead instead of being sent.
+        pub active: bool,
+        /// When it was first configured.
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[allow(unreachable_pub)]
+pub(crate) mod webhook_delivery {
+    use sea_orm::entity::prelude::*;
+
+    /// Waiting for its next attempt (or in one: a claimed delivery's `next_attempt_at` is the
+    /// end of its claim).
+    pub const PENDING: &str = "pending";
+    /// A 2xx answer was received.
+    pub const DELIVERED: &str = "delivered";
+    /// Every attempt failed (or its endpoint was deactivated): the dead letters, which
+    /// `webhooks replay` sets pending again.
+    pub const DEAD: &str = "dead";
+
+    /// One event for one endpoint; unique per endpoint and event id, so replicas that all hear
+    /// an event queue it once.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "webhook_deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The endpoint it goes to.
+        pub endpoint_id: i64,
+        /// The bus event's id, sent as `id` and `x-tributary-event-id`.
+        pub event_id: String,
+        /// The event's type (`order.status_changed`).
+        pub event_type: String,
+        /// The exact JSON body sent, the same on every attempt.
+        pub payload: String,
+        /// Attempts made (counted when an attempt starts); zero again after a replay.
+        pub attempts: i32,
+        /// When the next attempt is due while [`PENDING`]; during an attempt, when its claim
+        /// lapses.
+        pub next_attempt_at: DateTimeUtc,
+        /// What the last failed attempt met (`HTTP 500 Internal Server Error`, a network error).
+        pub last_error: Option<String>,
+        /// [`PENDING`], [`DELIVERED`] or [`DEAD`].
+        pub status: String,
+        /// When it was queued.
+        pub created_at: DateTimeUtc,
+        /// When the receiver acknowledged it.
+        pub delivered_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,7 +9,8 @@
 //! Every operation acts for the signed-in user only (staff's `advanceOrder` aside); an order
 //! still being checked out (`PENDING`) is invisible. Every status change is published on the
 //! kit's event bus (topic `orders`), which the subscriptions read: in process, or
-//! on NATS JetStream so that every replica hears every change.
+//! on NATS JetStream so that every replica hears every change. With endpoints configured
+//! ([`webhooks::ORDER_WEBHOOKS`]), every change is also POSTed to them, signed.
 //!
 //! # Layout
 //! - `query`: `Order`, `OrderLine`, `User.orders`, the queries and entity references.
@@ -20,9 +21,12 @@
 //! - `lifecycle`: the statuses and their transitions, the courier simulation, the status event.
 //! - `loader`: the batch loaders behind the queries.
 //! - `upstream`: the calls to catalog and inventory.
+//! - [`webhooks`]: status events POSTed to outside endpoints, their retries and dead letters.
+//! - [`command`]: the binary's command line (serve, or `webhooks list-dead` / `replay`).
 //! - `entity`, `migration`, `seed`: tables, their migrations and the demo orders.
 
 mod checkout;
+pub mod command;
 mod entity;
 mod lifecycle;
 mod loader;
@@ -32,6 +36,7 @@ mod query;
 mod seed;
 mod subscription;
 mod upstream;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -99,21 +104,40 @@ pub async fn reconcile(deps: &Deps) -> async_graphql::Result<usize> {
     checkout::reconcile(&deps.db, &upstream).await
 }
 
-/// Reconciles abandoned checkouts, and runs the courier simulation when [`COURIER_EVERY`] asks
-/// for it (a value that does not parse is logged and leaves it off), until `shutdown`.
+/// Reconciles abandoned checkouts, runs the courier simulation when [`COURIER_EVERY`] asks for
+/// it and the webhooks when [`webhooks::ORDER_WEBHOOKS`] lists endpoints (a value that does not
+/// parse is logged and leaves the feature off), until `shutdown`.
 async fn upkeep(deps: Deps, events: EventBus, shutdown: CancellationToken) {
     let courier_every = std::env::var(COURIER_EVERY).unwrap_or_default();
-    match lifecycle::parse_period(&courier_every) {
-        Ok(Some(every)) => {
-            let couriers = courier(deps.clone(), events, every, shutdown.clone());
-            tokio::join!(reconcile_until(deps, shutdown), couriers);
+    let couriers = async {
+        match lifecycle::parse_period(&courier_every) {
+            Ok(Some(every)) => courier(deps.clone(), events.clone(), every, shutdown.clone()).await,
+            Ok(None) => {}
+            Err(err) => {
+                tracing::error!(variable = COURIER_EVERY, error = %err, "the courier simulation stays off")
+            }
         }
-        Ok(None) => reconcile_until(deps, shutdown).await,
-        Err(err) => {
-            tracing::error!(variable = COURIER_EVERY, error = %err, "the courier simulation stays off");
-            reconcile_until(deps, shutdown).await
+    };
+    let hooks = async {
+        let settings = match webhooks::Settings::from_env() {
+            Ok(Some(settings)) => settings,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::error!(error = %err, "order webhooks stay off");
+                return;
+            }
+        };
+        if let Err(err) =
+            webhooks::run(deps.db.clone(), events.clone(), settings, shutdown.clone()).await
+        {
+            tracing::error!(error = %err, "order webhooks stopped");
         }
-    }
+    };
+    tokio::join!(
+        reconcile_until(deps.clone(), shutdown.clone()),
+        couriers,
+        hooks
+    );
 }
 
 async fn reconcile_until(deps: Deps, shutdown: CancellationToken) {

@@ -91,6 +91,10 @@ pub(crate) struct StatusChanged {
     pub(crate) customer_id: i64,
     /// The status it moved to.
     pub(crate) status: OrderStatus,
+    /// The status it moved from, when a client could have seen it (not for a placed order,
+    /// which was a checkout before); absent in events published before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) previous: Option<OrderStatus>,
     /// When it moved.
     pub(crate) at: DateTime<Utc>,
 }
@@ -103,9 +107,9 @@ impl Event for StatusChanged {
     }
 }
 
-/// Publishes that `changed` now stands where it is; a failure is logged, never returned: the
-/// change is already made.
-pub(crate) async fn announce(events: &EventBus, changed: &order::Model) {
+/// Publishes that `changed` now stands where it is, having left `previous` (a stored status);
+/// a failure is logged, never returned: the change is already made.
+pub(crate) async fn announce(events: &EventBus, changed: &order::Model, previous: &str) {
     let Some(status) = OrderStatus::from_db(&changed.status) else {
         return;
     };
@@ -113,6 +117,7 @@ pub(crate) async fn announce(events: &EventBus, changed: &order::Model) {
         order_id: changed.id,
         customer_id: changed.customer_id,
         status,
+        previous: OrderStatus::from_db(previous),
         at: Utc::now().trunc_subsecs(6),
     };
     match events.publish(&event).await {
@@ -163,7 +168,7 @@ pub(crate) async fn advance(
         .await
         .internal("reading an advanced order")?
         .ok_or_else(not_found)?;
-    announce(events, &moved).await;
+    announce(events, &moved, &current.status).await;
     Ok(moved)
 }
 
@@ -204,11 +209,12 @@ pub(crate) async fn courier_round(
             continue;
         };
         if step(db, current.id, &current.status, to).await? {
+            let from = current.status.clone();
             let changed = order::Model {
                 status: to.to_owned(),
                 ..current
             };
-            announce(events, &changed).await;
+            announce(events, &changed, &from).await;
             moved += 1;
         }
     }

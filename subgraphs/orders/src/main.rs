@@ -1,5 +1,5 @@
-//! Runs the orders subgraph on its own.
+//! Runs the orders subgraph on its own, or an operator's `webhooks` command on its database.
 
 fn main() -> std::process::ExitCode {
-    subgraph_kit::main::<subgraph_orders::Orders>()
+    subgraph_orders::command::main()
 }

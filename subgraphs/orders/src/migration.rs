@@ -8,7 +8,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(CreateOrders), Box::new(CreateOrderLines)]
+        vec![
+            Box::new(CreateOrders),
+            Box::new(CreateOrderLines),
+            Box::new(CreateWebhooks),
+        ]
     }
 }
 
@@ -184,6 +188,184 @@ impl MigrationTrait for CreateOrderLines {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .drop_table(Table::drop().table(OrderLines::Table).to_owned())
+            .await
+    }
+}
+
+struct CreateWebhooks;
+
+impl MigrationName for CreateWebhooks {
+    fn name(&self) -> &str {
+        "m0003_create_webhooks"
+    }
+}
+
+#[derive(DeriveIden)]
+enum WebhookEndpoints {
+    Table,
+    Id,
+    Url,
+    Secret,
+    Active,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+enum WebhookDeliveries {
+    Table,
+    Id,
+    EndpointId,
+    EventId,
+    EventType,
+    Payload,
+    Attempts,
+    NextAttemptAt,
+    LastError,
+    Status,
+    CreatedAt,
+    DeliveredAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateWebhooks {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookEndpoints::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(WebhookEndpoints::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(ColumnDef::new(WebhookEndpoints::Url).text().not_null())
+                    .col(ColumnDef::new(WebhookEndpoints::Secret).text().not_null())
+                    .col(
+                        ColumnDef::new(WebhookEndpoints::Active)
+                            .boolean()
+                            .not_null()
+                            .default(true),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookEndpoints::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // Replicas configuring the same endpoints at start upsert one row per URL.
+        manager
+            .create_index(
+                Index::create()
+                    .name("webhook_endpoints_url")
+                    .table(WebhookEndpoints::Table)
+                    .col(WebhookEndpoints::Url)
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(WebhookDeliveries::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::EndpointId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::EventId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::EventType)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(WebhookDeliveries::Payload).text().not_null())
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::Attempts)
+                            .integer()
+                            .not_null()
+                            .default(0),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::NextAttemptAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(WebhookDeliveries::LastError).text().null())
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::Status)
+                            .string_len(16)
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(WebhookDeliveries::DeliveredAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .foreign_key(
+                        ForeignKey::create()
+                            .name("webhook_deliveries_endpoint")
+                            .from(WebhookDeliveries::Table, WebhookDeliveries::EndpointId)
+                            .to(WebhookEndpoints::Table, WebhookEndpoints::Id),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // At most one delivery per endpoint and event, however many replicas hear the event.
+        manager
+            .create_index(
+                Index::create()
+                    .name("webhook_deliveries_endpoint_event")
+                    .table(WebhookDeliveries::Table)
+                    .col(WebhookDeliveries::EndpointId)
+                    .col(WebhookDeliveries::EventId)
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        // The worker's question: which pending deliveries are due.
+        manager
+            .create_index(
+                Index::create()
+                    .name("webhook_deliveries_status_next_attempt")
+                    .table(WebhookDeliveries::Table)
+                    .col(WebhookDeliveries::Status)
+                    .col(WebhookDeliveries::NextAttemptAt)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(WebhookDeliveries::Table).to_owned())
+            .await?;
+        manager
+            .drop_table(Table::drop().table(WebhookEndpoints::Table).to_owned())
             .await
     }
 }

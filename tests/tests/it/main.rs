@@ -14,3 +14,4 @@ mod orders;
 mod own_subgraphs;
 mod reviews;
 mod session;
+mod webhooks;

@@ -28,7 +28,7 @@ const ORDER_EVENTS: &str = "subscription($id: ID!) { orderStatusChanged(orderId:
 
 const MY_UPDATES: &str = "subscription { myOrderUpdates { eventId status order { id } } }";
 
-const ADVANCE: &str = "mutation($id: ID!) { advanceOrder(id: $id) { id status } }";
+pub(crate) const ADVANCE: &str = "mutation($id: ID!) { advanceOrder(id: $id) { id status } }";
 
 const CANCEL: &str = "mutation($id: ID!) { cancelOrder(id: $id) { id status } }";
 
@@ -46,7 +46,7 @@ const QUIET: Duration = Duration::from_millis(400);
 const SETTLE: Duration = Duration::from_millis(250);
 
 /// A staff token, as the stack's authority would sign it.
-fn admin() -> String {
+pub(crate) fn admin() -> String {
     Auth::new(TEST_SECRET.as_bytes(), Duration::from_secs(300))
         .issue_service("staff", &["admin"])
         .expect("a staff token")
@@ -190,7 +190,13 @@ impl Socket {
 }
 
 /// POSTs an operation to `url` with `Authorization: Bearer <token>`.
-async fn gql_at(stack: &TestStack, url: &str, token: &str, query: &str, variables: Value) -> Value {
+pub(crate) async fn gql_at(
+    stack: &TestStack,
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> Value {
     stack
         .http()
         .post(url)
@@ -227,14 +233,14 @@ fn checked_event(payload: &Value, order: &str, status: &str, customer: &str) -> 
 }
 
 /// Another orders replica over the stack's database, with its own event bus, on a free port.
-struct Replica {
-    url: String,
+pub(crate) struct Replica {
+    pub(crate) url: String,
     shutdown: CancellationToken,
     running: subgraph_kit::Running,
 }
 
 impl Replica {
-    async fn start(stack: &TestStack, events: EventBus) -> Replica {
+    pub(crate) async fn start(stack: &TestStack, events: EventBus) -> Replica {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
         let shutdown = CancellationToken::new();
         let running = subgraph_kit::serve::<Orders>(
@@ -252,7 +258,7 @@ impl Replica {
         }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         let _ = self.running.task.await;
     }
