@@ -95,7 +95,7 @@ pub(crate) mod webhook_endpoint {
     pub struct Model {
         #[sea_orm(primary_key)]
         pub id: i64,
-        /// Where events are POSTed (`http` or `https`).
+        /// Where events are POSTed (an `http` URL).
         pub url: String,
         /// The key of the HMAC-SHA256 signature; stored as given, since signing needs it.
         pub secret: String,
