@@ -26,7 +26,7 @@ use tributary_bff::Bff;
 use tributary_gateway::{Config, Engine};
 
 pub use local::{Query, WebSchema};
-pub use profile::{Merchandising, profile};
+pub use profile::{Merchandising, PRODUCT_PAGE_DEFERRED, profile};
 
 /// The in-process subgraph's name in the web supergraph.
 pub const SUBGRAPH: &str = "web";

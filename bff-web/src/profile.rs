@@ -141,6 +141,11 @@ fn examples() -> Vec<GraphiqlExample> {
     vec![
         example("Storefront", STOREFRONT, None),
         example("Product page", PRODUCT_PAGE, Some(r#"{ "id": "1" }"#)),
+        example(
+            "Product page, slow parts deferred",
+            PRODUCT_PAGE_DEFERRED,
+            Some(r#"{ "id": "1" }"#),
+        ),
         example("Search", SEARCH, Some(r#"{ "text": "bread" }"#)),
         example(
             "Sign in",
@@ -175,6 +180,27 @@ query ProductPage($id: ID!) {
       reviews(first: 5) { id rating body createdAt author { id username name } }
     }
     recommended(first: 4) { id name priceCents currency imageUrl }
+  }
+}
+"#;
+
+/// The product page with its slow parts (reviews, recommendations) delivered after the rest:
+/// a client reading `multipart/mixed` or SSE gets the product first.
+pub const PRODUCT_PAGE_DEFERRED: &str = r#"
+query ProductPageDeferred($id: ID!) {
+  productPage(id: $id) {
+    product {
+      id name description priceCents currency imageUrl
+      breadcrumbs { label path }
+      inStock quantity shippingEstimateCents
+      ... @defer(label: "reviews") {
+        averageRating reviewCount
+        reviews(first: 5) { id rating body createdAt author { id username name } }
+      }
+    }
+    ... @defer(label: "recommended") {
+      recommended(first: 4) { id name priceCents currency imageUrl }
+    }
   }
 }
 "#;

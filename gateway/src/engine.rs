@@ -15,7 +15,7 @@ use crate::cache::Caches;
 use crate::config::Config;
 use crate::error::{Code, GraphqlError};
 use crate::execute::Subgraphs;
-use crate::pipeline::{Pipeline, Version};
+use crate::pipeline::{Pipeline, Subscribed, Version};
 use crate::request::{Request, Response};
 use crate::supergraph::{Supergraph, SupergraphError};
 use crate::transport::{
@@ -189,7 +189,8 @@ impl Engine {
     }
 
     /// Runs a subscription: each event of the subgraph's subscription, completed through the
-    /// rest of the plan, as a response body; or the refusal. The stream ends when the subgraph
+    /// rest of the plan, as a response body; or the refusal. A query or mutation sent this
+    /// way is one item (its parts, when it defers fragments). The stream ends when the subgraph
     /// completes or fails (its errors are the last item) and closes the subgraph's socket when
     /// dropped. It stays on the supergraph version it started on.
     pub async fn subscribe(
@@ -198,7 +199,20 @@ impl Engine {
     ) -> Result<futures::stream::BoxStream<'static, bytes::Bytes>, Response> {
         use futures::StreamExt;
         let version = self.current.load_full();
-        let subscribing = Arc::new(self.pipeline.subscribing(&version, request).await?);
+        let subscribing = match self.pipeline.subscribing(&version, request).await? {
+            Subscribed::Events(subscribing) => Arc::new(subscribing),
+            Subscribed::Answer(response) => {
+                if let crate::request::Status::Refused(_) = response.status {
+                    return Err(response);
+                }
+                return Ok(
+                    match response.parts.as_ref().and_then(|parts| parts.take()) {
+                        Some(parts) => parts,
+                        None => futures::stream::once(async move { response.body }).boxed(),
+                    },
+                );
+            }
+        };
         let Some(primary) = subscribing.primary.clone() else {
             let body = self
                 .pipeline

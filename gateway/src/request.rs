@@ -176,6 +176,10 @@ impl Claims {
 pub struct Capabilities {
     /// Only queries may run (GraphQL over HTTP GET).
     pub read_only: bool,
+    /// The carrier can deliver a response in parts (`multipart/mixed` or Server-Sent
+    /// Events), so a query's `@defer` is honoured; without it deferred fields come in the
+    /// one response.
+    pub incremental: bool,
 }
 
 /// The kind of operation a request carries.
@@ -255,6 +259,36 @@ pub struct Response {
     pub cache_status: Option<CacheStatus>,
     /// Seconds the client should wait before retrying (`Retry-After`), on a rate-limit refusal.
     pub retry_after: Option<u64>,
+    /// For a query delivered in parts (`@defer`): its payloads, in order, in place of `body`.
+    pub parts: Option<Parts>,
+}
+
+/// The payloads of a response delivered in parts; the carrier takes them once.
+#[derive(Clone, Default)]
+pub struct Parts(std::sync::Arc<std::sync::Mutex<Option<PartStream>>>);
+
+/// A stream of JSON payloads, each one part of a response.
+pub type PartStream = futures::stream::BoxStream<'static, bytes::Bytes>;
+
+impl Parts {
+    /// Parts to be read from `stream`.
+    pub fn new(stream: PartStream) -> Parts {
+        Parts(std::sync::Arc::new(std::sync::Mutex::new(Some(stream))))
+    }
+
+    /// The stream, the first time it is asked for.
+    pub fn take(&self) -> Option<PartStream> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+}
+
+impl std::fmt::Debug for Parts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Parts")
+    }
 }
 
 impl Response {
@@ -276,6 +310,20 @@ impl Response {
             fetches: 0,
             cache_status: None,
             retry_after: None,
+            parts: None,
+        }
+    }
+
+    /// A query's response delivered in parts.
+    pub fn in_parts(stream: PartStream) -> Response {
+        Response {
+            body: bytes::Bytes::new(),
+            status: Status::Executed,
+            cache: CachePolicy::NoStore,
+            fetches: 0,
+            cache_status: None,
+            retry_after: None,
+            parts: Some(Parts::new(stream)),
         }
     }
 

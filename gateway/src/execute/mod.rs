@@ -52,6 +52,105 @@ pub(crate) struct Execution<'a> {
     /// Whether this runs the plan for one event of a subscription: the subscription's own
     /// fetch delivered the root data, so its node is passed over.
     event: bool,
+    /// For a query delivered in parts (`@defer`): which fetches each part still waits for.
+    gates: Option<Gates<'a>>,
+}
+
+/// Called as each part of a deferred query becomes ready, with the part (0 the initial
+/// payload, `i + 1` deferred fragment `i`), the data and errors merged so far, and whether it
+/// is the last part.
+pub type OnPart<'a> = &'a (dyn Fn(usize, &Value, &[GraphqlError], bool) + Sync);
+
+/// The parts of a deferred query and the fetches each still waits for.
+struct Gates<'a> {
+    feeds: &'a rustc_hash::FxHashMap<i64, u64>,
+    state: Mutex<GateState>,
+    on_part: OnPart<'a>,
+}
+
+struct GateState {
+    /// Fetches not yet done, per part.
+    pending: Vec<u32>,
+    /// The parts delivered, as bits.
+    fired: u64,
+}
+
+impl GateState {
+    /// The parts ready to go out, in order, each with whether it is the last: none before
+    /// the initial payload, and with `all` every part not yet delivered.
+    fn take_ready(&mut self, all: bool) -> Vec<(usize, bool)> {
+        let parts = self.pending.len();
+        let mut ready = Vec::new();
+        for part in 0..parts {
+            let bit = 1u64 << part;
+            if self.fired & bit != 0 {
+                continue;
+            }
+            if all || self.pending[part] == 0 {
+                self.fired |= bit;
+                ready.push(part);
+            } else if part == 0 {
+                return Vec::new();
+            }
+        }
+        let complete = self.fired.count_ones() as usize == parts;
+        let count = ready.len();
+        ready
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| (part, complete && i + 1 == count))
+            .collect()
+    }
+}
+
+impl<'a> Gates<'a> {
+    fn new(
+        defer: &'a crate::prepare::defer::DeferPlan,
+        plan: &QueryPlan,
+        on_part: OnPart<'a>,
+    ) -> Gates<'a> {
+        let mut pending = vec![0u32; defer.parts()];
+        if let Some(node) = &plan.node {
+            each_fetch(node, &mut |id| {
+                let mask = defer.feeds.get(&id).copied().unwrap_or(1);
+                for (part, count) in pending.iter_mut().enumerate() {
+                    if mask & (1 << part) != 0 {
+                        *count += 1;
+                    }
+                }
+            });
+        }
+        Gates {
+            feeds: &defer.feeds,
+            state: Mutex::new(GateState { pending, fired: 0 }),
+            on_part,
+        }
+    }
+}
+
+/// Calls `f` with the id of every fetch under `node`, once per occurrence.
+fn each_fetch(node: &PlanNode, f: &mut dyn FnMut(i64)) {
+    match node {
+        PlanNode::Fetch(fetch) => f(fetch.id),
+        PlanNode::BatchFetch(batch) => f(batch.id),
+        PlanNode::Flatten(flatten) => each_fetch(&flatten.node, f),
+        PlanNode::Sequence(sequence) => sequence.nodes.iter().for_each(|n| each_fetch(n, f)),
+        PlanNode::Parallel(parallel) => parallel.nodes.iter().for_each(|n| each_fetch(n, f)),
+        PlanNode::Condition(condition) => {
+            for branch in [&condition.if_clause, &condition.else_clause]
+                .into_iter()
+                .flatten()
+            {
+                each_fetch(branch, f);
+            }
+        }
+        PlanNode::Defer(defer) => {
+            if let Some(node) = &defer.primary.node {
+                each_fetch(node, f);
+            }
+        }
+        PlanNode::Subscription(_) => {}
+    }
 }
 
 /// The caching the subgraphs allowed for their answers, combined strictest-wins.
@@ -156,6 +255,41 @@ pub async fn execute(
     .await
 }
 
+/// Executes a query that defers fragments (`prepared.defer`), calling `on_part` as each part
+/// of the response becomes ready: the initial payload first, then each deferred fragment once
+/// the fetches it waits for are done. Every part is delivered, the last ones when execution
+/// ends (also at the deadline).
+#[allow(clippy::too_many_arguments)]
+pub async fn execute_deferred(
+    supergraph: &Supergraph,
+    subgraphs: &Subgraphs,
+    prepared: &Prepared,
+    variables: &Map<String, serde_json::Value>,
+    headers: Arc<Headers>,
+    deadline: Option<Deadline>,
+    entity_cache: Option<EntityCache<'_>>,
+    on_part: OnPart<'_>,
+) -> Outcome {
+    let root = Value::Object(value::Object::default());
+    let gates = prepared
+        .defer
+        .as_ref()
+        .map(|defer| Gates::new(defer, &prepared.plan, on_part));
+    run_execution(
+        supergraph,
+        subgraphs,
+        prepared,
+        variables,
+        headers,
+        deadline,
+        entity_cache,
+        root,
+        false,
+        gates,
+    )
+    .await
+}
+
 /// Executes the rest of a subscription's plan for one event: `event` is the data the
 /// subgraph's subscription delivered (the root of the response), and every other fetch of the
 /// plan (entities, `@requires`) runs on it as for a query.
@@ -190,6 +324,34 @@ async fn execute_from(
     root: Value,
     event: bool,
 ) -> Outcome {
+    run_execution(
+        supergraph,
+        subgraphs,
+        prepared,
+        variables,
+        headers,
+        deadline,
+        entity_cache,
+        root,
+        event,
+        None,
+    )
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_execution<'a>(
+    supergraph: &'a Supergraph,
+    subgraphs: &'a Subgraphs,
+    prepared: &'a Prepared,
+    variables: &'a Map<String, serde_json::Value>,
+    headers: Arc<Headers>,
+    deadline: Option<Deadline>,
+    entity_cache: Option<EntityCache<'a>>,
+    root: Value,
+    event: bool,
+    gates: Option<Gates<'a>>,
+) -> Outcome {
     let execution = Execution {
         supergraph,
         subgraphs,
@@ -204,7 +366,10 @@ async fn execute_from(
         started_ms: crate::cache::invalidate::now_ms(),
         shareable: prepared.operation_type == OperationType::Query,
         event,
+        gates,
     };
+    // A part that waits for no fetch (an initial payload of `__typename` only) goes at once.
+    execution.deliver(false);
     match deadline {
         None => execution.run_plan(&prepared.plan).await,
         Some(deadline) => {
@@ -224,6 +389,7 @@ async fn execute_from(
             }
         }
     }
+    execution.deliver(true);
     Outcome {
         data: execution
             .data
@@ -249,11 +415,18 @@ impl<'a> Execution<'a> {
     fn run<'s>(&'s self, node: &'s PlanNode) -> BoxFuture<'s, ()> {
         Box::pin(async move {
             match node {
-                PlanNode::Fetch(fetch) => self.fetch_root(fetch).await,
-                PlanNode::BatchFetch(batch) => self.fetch_batch(batch).await,
+                PlanNode::Fetch(fetch) => {
+                    self.fetch_root(fetch).await;
+                    self.done(fetch.id);
+                }
+                PlanNode::BatchFetch(batch) => {
+                    self.fetch_batch(batch).await;
+                    self.done(batch.id);
+                }
                 PlanNode::Flatten(flatten) => match flatten.node.as_ref() {
                     PlanNode::Fetch(fetch) => {
-                        self.fetch_entities(flatten.path.as_slice(), fetch).await
+                        self.fetch_entities(flatten.path.as_slice(), fetch).await;
+                        self.done(fetch.id);
                     }
                     other => self.run(other).await,
                 },
@@ -271,24 +444,75 @@ impl<'a> Execution<'a> {
                         .get(&condition.condition)
                         .and_then(serde_json::Value::as_bool)
                         .unwrap_or(false);
-                    let branch = if holds {
-                        condition.if_clause.as_deref()
+                    let (branch, other) = if holds {
+                        (
+                            condition.if_clause.as_deref(),
+                            condition.else_clause.as_deref(),
+                        )
                     } else {
-                        condition.else_clause.as_deref()
+                        (
+                            condition.else_clause.as_deref(),
+                            condition.if_clause.as_deref(),
+                        )
                     };
+                    if self.gates.is_some()
+                        && let Some(other) = other
+                    {
+                        // The fetches of the branch not taken are never waited for.
+                        each_fetch(other, &mut |id| self.done(id));
+                    }
                     if let Some(branch) = branch {
                         self.run(branch).await;
                     }
                 }
+                PlanNode::Defer(defer) => {
+                    if let Some(node) = &defer.primary.node {
+                        self.run(node).await;
+                    }
+                }
                 PlanNode::Subscription(_) if self.event => {}
-                PlanNode::Defer(_) | PlanNode::Subscription(_) => {
+                PlanNode::Subscription(_) => {
                     self.error(GraphqlError::new(
                         Code::OperationNotSupported,
-                        "this operation needs @defer or subscription support, which this endpoint does not offer",
+                        "a subscription is served as an event stream (text/event-stream or a WebSocket), not as one response",
                     ));
                 }
             }
         })
+    }
+
+    /// Marks one fetch of a deferred query done and delivers the parts it completed.
+    fn done(&self, id: i64) {
+        let Some(gates) = &self.gates else {
+            return;
+        };
+        let mask = gates.feeds.get(&id).copied().unwrap_or(1);
+        {
+            let mut state = lock(&gates.state);
+            for (part, count) in state.pending.iter_mut().enumerate() {
+                if mask & (1 << part) != 0 {
+                    *count = count.saturating_sub(1);
+                }
+            }
+        }
+        self.deliver(false);
+    }
+
+    /// Hands the parts that are ready (with `all`, every part not yet delivered) to the
+    /// caller, with the data as merged so far.
+    fn deliver(&self, all: bool) {
+        let Some(gates) = &self.gates else {
+            return;
+        };
+        let ready = lock(&gates.state).take_ready(all);
+        if ready.is_empty() {
+            return;
+        }
+        let data = lock(&self.data);
+        let errors = lock(&self.errors);
+        for (part, last) in ready {
+            (gates.on_part)(part, &data, &errors, last);
+        }
     }
 
     fn error(&self, error: GraphqlError) {

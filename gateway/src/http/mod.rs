@@ -270,8 +270,52 @@ async fn graphql_post(
     if !request.names_an_operation() {
         return refuse(media, Admission::no_operation());
     }
+    let mut request = request;
+    request.capabilities.incremental = accepts_multipart(&headers);
     let response = engine.run(request).await;
+    if let Some(parts) = response.parts.as_ref().and_then(|parts| parts.take()) {
+        return multipart(parts);
+    }
     respond(media, response, &headers)
+}
+
+/// Whether the client reads `multipart/mixed` responses (incremental delivery of `@defer`).
+fn accepts_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("multipart/mixed"))
+}
+
+/// The boundary between the parts of a `multipart/mixed` response.
+const BOUNDARY: &[u8] = b"\r\n--graphql";
+
+/// A response delivered in parts as `multipart/mixed` (`deferSpec=20220824`): each payload
+/// one JSON part, sent as soon as it is ready, then the closing boundary.
+fn multipart(parts: crate::request::PartStream) -> HttpResponse {
+    use futures::StreamExt;
+    let body = parts
+        .map(|payload| {
+            let mut chunk = bytes::BytesMut::with_capacity(payload.len() + 64);
+            chunk.extend_from_slice(BOUNDARY);
+            chunk.extend_from_slice(b"\r\ncontent-type: application/json; charset=utf-8\r\n\r\n");
+            chunk.extend_from_slice(&payload);
+            Ok::<_, std::convert::Infallible>(chunk.freeze())
+        })
+        .chain(futures::stream::once(async {
+            let mut end = BOUNDARY.to_vec();
+            end.extend_from_slice(b"--\r\n");
+            Ok(Bytes::from(end))
+        }));
+    let mut http = axum::body::Body::from_stream(body).into_response();
+    http.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("multipart/mixed; boundary=\"graphql\"; deferSpec=20220824"),
+    );
+    http.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    http
 }
 
 /// Why a request body was not taken.
@@ -450,7 +494,10 @@ impl Members {
                 header("apollographql-client-version"),
             ),
             caller: caller_of(headers, engine.config()),
-            capabilities: Capabilities { read_only },
+            capabilities: Capabilities {
+                read_only,
+                incremental: false,
+            },
             forward: forwarded(&engine.config().subgraphs.forward_headers, headers),
             peer,
             forwarded_for: engine

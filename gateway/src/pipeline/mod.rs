@@ -2,6 +2,7 @@
 //! admit → prepare → variables → execute → respond → cache policy, log line and metrics.
 
 pub(crate) mod metrics;
+mod parts;
 mod shared;
 
 use std::sync::Arc;
@@ -143,7 +144,7 @@ impl Pipeline {
     }
 
     /// Runs one request on `version`, end to end.
-    pub async fn run(&self, version: &Version, mut request: Request) -> Response {
+    pub async fn run(&self, version: &Arc<Version>, mut request: Request) -> Response {
         let started = Instant::now();
         if let Err(refused) = self.identify(&mut request).await {
             return refused;
@@ -159,7 +160,7 @@ impl Pipeline {
 
     async fn stages(
         &self,
-        version: &Version,
+        version: &Arc<Version>,
         request: &Request,
         started: Instant,
     ) -> Result<Response, Refusal> {
@@ -167,6 +168,9 @@ impl Pipeline {
         let prepared = self.prepare(version, admitted, request).await?;
         let variables = self.variables(version, &prepared, request)?;
         self.estimate_cost(version, &prepared, &variables)?;
+        if request.capabilities.incremental && prepared.defer.is_some() {
+            return Ok(self.in_parts(version, request, prepared, variables, started));
+        }
         let keys = self.cache_keys(version, &prepared, &variables, request);
         if let Some(keys) = &keys
             && let Some(response) = self.cached(keys, request, &prepared, started).await
@@ -202,6 +206,37 @@ impl Pipeline {
         let answer = Arc::new((response, has_errors));
         leader.publish(answer.clone());
         Ok(Arc::unwrap_or_clone(answer).0)
+    }
+
+    /// A query that defers fragments, for a carrier that delivers parts: neither cached nor
+    /// shared (each client reads its own parts), executed as the client reads it.
+    fn in_parts(
+        &self,
+        version: &Arc<Version>,
+        request: &Request,
+        prepared: Arc<Prepared>,
+        variables: Map<String, Value>,
+        started: Instant,
+    ) -> Response {
+        self.record(request, &prepared, 0, false, started);
+        let entity_cache = self
+            .entity_cache(request)
+            .map(|cache| parts::OwnedEntityCache {
+                caches: self.caches.clone(),
+                forwarded: cache.forwarded.to_vec(),
+                max_ttl: cache.max_ttl,
+            });
+        Response::in_parts(parts::stream(
+            version.clone(),
+            prepared,
+            variables,
+            Arc::new(Headers::from_pairs(&request.forward)),
+            self.deadline.map(|configured| Deadline {
+                remaining: configured.saturating_sub(started.elapsed()),
+                configured,
+            }),
+            entity_cache,
+        ))
     }
 
     /// The request's part in sharing an identical query already in flight, when queries are
@@ -301,6 +336,7 @@ impl Pipeline {
                     age: entry.age(now),
                 }),
                 retry_after: None,
+                parts: None,
             });
         }
         metrics::cache(&self.name, operation, "miss");
@@ -436,6 +472,7 @@ impl Pipeline {
             fetches: outcome.fetches,
             cache_status,
             retry_after: None,
+            parts: None,
         };
         (response, has_errors)
     }
@@ -461,9 +498,9 @@ impl Pipeline {
     /// plan (authorized for the caller) and the variables; refused like any request.
     pub async fn subscribing(
         &self,
-        version: &Version,
+        version: &Arc<Version>,
         mut request: Request,
-    ) -> Result<Subscribing, Response> {
+    ) -> Result<Subscribed, Response> {
         self.identify(&mut request).await?;
         let refused = |Refusal(errors)| {
             metrics::refusal(errors.first().and_then(GraphqlError::code));
@@ -483,13 +520,13 @@ impl Pipeline {
             .await
             .map_err(|err| refused(Refusal(err.into_errors())))?;
         if prepared.operation_type != OperationType::Subscription {
-            return Err(refused(
-                GraphqlError::new(
-                    Code::OperationNotSupported,
-                    "only subscriptions are served as an event stream; send queries and mutations as plain POSTs",
-                )
-                .into(),
-            ));
+            // A query or mutation on an event stream or socket: answered as over HTTP, its
+            // deferred fragments (if any) as further events.
+            request.capabilities.incremental = true;
+            return match self.stages(version, &request, Instant::now()).await {
+                Ok(response) => Ok(Subscribed::Answer(response)),
+                Err(refusal) => Err(refused(refusal)),
+            };
         }
         let prepared = self
             .preparer
@@ -505,15 +542,15 @@ impl Pipeline {
             .map_err(refused)?;
         let Some(primary) = prepared.plan.node.as_ref().and_then(subscription_fetch) else {
             // Every field was denied (or none is fetched): one answer, then the end.
-            return Ok(Subscribing {
+            return Ok(Subscribed::Events(Subscribing {
                 prepared,
                 variables,
                 primary: None,
                 authorization: None,
                 headers: Arc::new(Headers::from_pairs(&request.forward)),
-            });
+            }));
         };
-        Ok(Subscribing {
+        Ok(Subscribed::Events(Subscribing {
             primary: Some(primary.clone()),
             prepared,
             variables,
@@ -523,7 +560,7 @@ impl Pipeline {
                 .as_ref()
                 .map(|secret| secret.expose().to_owned()),
             headers: Arc::new(Headers::from_pairs(&request.forward)),
-        })
+        }))
     }
 
     /// The response for one event of a subscription: the subgraph's event data, completed by
@@ -823,6 +860,15 @@ fn list_lengths(
         }
         _ => {}
     }
+}
+
+/// What a request on an event stream or socket became: a subscription's events to follow, or
+/// the one answer (possibly in parts) of a query or mutation.
+pub enum Subscribed {
+    /// A subscription, admitted and prepared.
+    Events(Subscribing),
+    /// A query's or mutation's response.
+    Answer(Response),
 }
 
 /// What a subscription runs with once admitted and prepared.

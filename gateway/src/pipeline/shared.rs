@@ -154,6 +154,7 @@ mod tests {
                 fetches: 1,
                 cache_status: None,
                 retry_after: None,
+                parts: None,
             },
             false,
         ))

@@ -11,6 +11,7 @@
 pub mod analysis;
 pub mod authorization;
 pub mod cost;
+pub mod defer;
 pub mod limits;
 pub mod variables;
 
@@ -55,6 +56,8 @@ pub struct Prepared {
     pub guards: Vec<authorization::Guard>,
     /// What the caller was denied, when this is a pruned copy made for a caller.
     pub denied: Denied,
+    /// How a query that defers fragments is delivered in parts (`@defer`); none otherwise.
+    pub defer: Option<defer::DeferPlan>,
 }
 
 /// The fields of a prepared operation its caller may not read.
@@ -277,6 +280,9 @@ impl Preparer {
                 response_size: std::sync::atomic::AtomicUsize::new(0),
                 guards: Vec::new(),
                 denied: Denied::default(),
+                // A pruned copy answers in one response: its deferred parts would have to be
+                // pruned alike, and a caller denied fields is rare enough not to.
+                defer: None,
             };
             copy.denied = Denied {
                 fields: authorization::denied_fields(&copy.operation, &prepared.guards, &denied)
@@ -309,9 +315,9 @@ impl Rules {
         let selected = select_operation(&document, operation_name)?;
         let (name, _) = operation_parts(selected);
         limits::check(&document, name, &self.limits)?;
-        if uses_incremental_delivery(&document) {
+        if uses_stream(&document) {
             return Err(PrepareError::Unsupported(
-                "@defer and @stream are not served over this endpoint",
+                "@stream is not served; @defer is, over multipart/mixed and text/event-stream",
             ));
         }
         let errors = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -332,6 +338,17 @@ impl Rules {
         let plan = supergraph
             .planner()
             .plan_without_introspection(&operation)?;
+        let (plan, defer) = if operation_type == OperationType::Query
+            && defer::defers(&document, selected)
+        {
+            let split = defer::split(supergraph, &document, selected, name, plan.node.as_ref())?;
+            match split {
+                Some(split) => (defer::defer_node(plan, &split), Some(split)),
+                None => (plan, None),
+            }
+        } else {
+            (plan, None)
+        };
         let api = supergraph.api();
         let root = api.root_type(operation_type);
         let analysis = analysis::analyse(
@@ -346,6 +363,7 @@ impl Rules {
         Ok(Prepared {
             guards,
             denied: Denied::default(),
+            defer,
             key: cache_key(supergraph.version(), text, operation_name),
             operation_type,
             operation,
@@ -430,12 +448,10 @@ fn introspects(set: &crate::supergraph::planner::SelectionSet) -> bool {
     })
 }
 
-/// Whether any selection of the document carries `@defer` or `@stream`.
-fn uses_incremental_delivery(document: &query::Document) -> bool {
+/// Whether any selection of the document carries `@stream`.
+fn uses_stream(document: &query::Document) -> bool {
     fn marked(directives: &[query::Directive]) -> bool {
-        directives
-            .iter()
-            .any(|d| d.name == "defer" || d.name == "stream")
+        directives.iter().any(|d| d.name == "stream")
     }
     fn walk(set: &SelectionSet) -> bool {
         set.items.iter().any(|selection| match selection {

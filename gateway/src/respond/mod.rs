@@ -102,6 +102,29 @@ pub fn write_response(
     outcome: &Outcome,
     collect_tags: bool,
 ) -> Written {
+    write_selection(
+        supergraph,
+        prepared,
+        &prepared.operation.selection_set,
+        variables,
+        &outcome.data,
+        &outcome.errors,
+        collect_tags,
+    )
+}
+
+/// Writes `{"data": ..., "errors": [...]}` for `selection` (the whole operation, or one part
+/// of a query delivered in parts) from `data` and `errors` as merged so far.
+pub fn write_selection(
+    supergraph: &Supergraph,
+    prepared: &Prepared,
+    selection: &SelectionSet,
+    variables: &Map<String, serde_json::Value>,
+    data: &Value,
+    prior: &[GraphqlError],
+    collect_tags: bool,
+) -> Written {
+    let whole = std::ptr::eq(selection, &prepared.operation.selection_set);
     let api = supergraph.api();
     let root = api.root_type(prepared.operation_type);
     let mut writer = Writer {
@@ -113,7 +136,7 @@ pub fn write_response(
             (prepared.response_size.load(Ordering::Relaxed) * 9 / 8).clamp(4096, MAX_PRESIZE),
         ),
         errors: Vec::new(),
-        prior: &outcome.errors,
+        prior,
         path: Vec::with_capacity(16),
         groups: FxHashMap::default(),
         tags: collect_tags.then(FxHashSet::default),
@@ -122,12 +145,9 @@ pub fn write_response(
     };
     writer.out.extend_from_slice(b"{\"data\":");
     let empty = Object::default();
-    let data = outcome.data.as_object().unwrap_or(&empty);
+    let data = data.as_object().unwrap_or(&empty);
     let mark = writer.out.len();
-    if writer
-        .write_object(data, root, &[&prepared.operation.selection_set])
-        .is_err()
-    {
+    if writer.write_object(data, root, &[selection]).is_err() {
         writer.out.truncate(mark);
         writer.out.extend_from_slice(b"null");
     }
@@ -138,10 +158,10 @@ pub fn write_response(
         ..
     } = writer;
     let denied = &prepared.denied.errors;
-    let has_errors = !outcome.errors.is_empty() || !errors.is_empty() || !denied.is_empty();
+    let has_errors = !prior.is_empty() || !errors.is_empty() || !denied.is_empty();
     if has_errors {
         out.extend_from_slice(b",\"errors\":");
-        let prior = for_the_client(&outcome.errors, &prepared.operation.selection_set);
+        let prior = for_the_client(prior, selection);
         let all: Vec<&GraphqlError> = denied
             .iter()
             .chain(prior.iter())
@@ -150,7 +170,9 @@ pub fn write_response(
         let _ = serde_json::to_writer(&mut out, &all);
     }
     out.push(b'}');
-    prepared.response_size.store(out.len(), Ordering::Relaxed);
+    if whole {
+        prepared.response_size.store(out.len(), Ordering::Relaxed);
+    }
     let mut tags: Vec<Tag> = tags.map(|t| t.into_iter().collect()).unwrap_or_default();
     tags.sort_unstable();
     Written {

@@ -45,12 +45,35 @@ pub struct Supergraph {
     version: u64,
 }
 
+/// The API schema with the `@defer` directive declared, so clients may use it (the engine
+/// delivers deferred fragments; see `prepare::defer`).
+fn with_defer(
+    document: Arc<graphql_tools::static_graphql::schema::Document>,
+) -> Arc<graphql_tools::static_graphql::schema::Document> {
+    use graphql_tools::static_graphql::schema::Definition;
+    let declared = document
+        .definitions
+        .iter()
+        .any(|d| matches!(d, Definition::DirectiveDefinition(d) if d.name == "defer"));
+    if declared {
+        return document;
+    }
+    let Ok(parsed) = graphql_tools::parser::parse_schema::<String>(
+        "directive @defer(label: String, if: Boolean! = true) on FRAGMENT_SPREAD | INLINE_FRAGMENT",
+    ) else {
+        return document;
+    };
+    let mut copy = (*document).clone();
+    copy.definitions.extend(parsed.definitions);
+    Arc::new(copy)
+}
+
 impl Supergraph {
     /// Parses `sdl`, builds the planner and derives the API schema.
     pub fn from_sdl(sdl: &str) -> Result<Arc<Supergraph>, SupergraphError> {
         let version = xxhash_rust::xxh3::xxh3_64(sdl.as_bytes());
         let planner = Planner::new(sdl)?;
-        let api = ApiSchema::new(planner.api_document());
+        let api = ApiSchema::new(with_defer(planner.api_document()));
         let endpoints = planner.subgraph_endpoints();
         Ok(Arc::new(Supergraph {
             planner,

@@ -27,8 +27,9 @@ pub use hive_router_query_planner::ast::selection_set::{
 };
 pub use hive_router_query_planner::ast::value::Value as AstValue;
 pub use hive_router_query_planner::planner::plan_nodes::{
-    BatchFetchNode, ConditionNode, FetchNode, FetchNodePathSegment, FetchRewrite, FlattenNode,
-    FlattenNodePathSegment, KeyRenamer, PlanNode, QueryPlan, ValueSetter,
+    BatchFetchNode, ConditionNode, DeferNode, DeferPrimary, DeferredNode, FetchNode,
+    FetchNodePathSegment, FetchRewrite, FlattenNode, FlattenNodePathSegment, KeyRenamer, PlanNode,
+    QueryPlan, ValueSetter,
 };
 pub use hive_router_query_planner::state::supergraph_state::{OperationKind, TypeNode};
 

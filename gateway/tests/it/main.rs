@@ -4,6 +4,7 @@ mod auth;
 mod authorization;
 mod config;
 mod cost;
+mod defer;
 mod federation;
 mod http;
 mod layering;
