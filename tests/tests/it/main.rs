@@ -9,6 +9,7 @@ mod faults;
 mod inventory;
 mod keys;
 mod live_orders;
+mod node_clients;
 mod order_events;
 mod orders;
 mod own_subgraphs;
