@@ -4,8 +4,11 @@
 //! It knows the stack only from the outside: URLs, GraphQL requests and JSON answers. The one
 //! exception is [`TestStack::counted_bff`], which starts another BFF in a chosen environment
 //! with relays in front of the subgraphs, so a test can count what one operation cost each.
+//! [`TcpRelay`] sits in front of any server and counts the connections made to it, for tests of
+//! what an engine holds open.
 
 mod bff;
+mod tcp;
 
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr};
@@ -16,6 +19,7 @@ use subgraph_kit::sea_orm::{ConnectionTrait, Database};
 use tributary::{Backend, SUBGRAPHS, Stack, StackConfig};
 
 pub use bff::{Bff, CountedBff, Fault};
+pub use tcp::TcpRelay;
 pub use tributary_gateway::Environment;
 
 /// The password of every seeded demo user.

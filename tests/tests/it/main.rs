@@ -5,6 +5,7 @@ mod bff_mobile;
 mod bff_web;
 mod cache;
 mod catalog;
+mod engine_replicas;
 mod faults;
 mod inventory;
 mod keys;

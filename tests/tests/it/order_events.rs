@@ -182,7 +182,7 @@ impl Socket {
     }
 
     /// Asserts that nothing but pings arrives for [`QUIET`].
-    async fn quiet(&mut self) {
+    pub(crate) async fn quiet(&mut self) {
         if let Some(frame) = self.next_within(QUIET).await {
             panic!("expected silence, got {frame:?}");
         }
@@ -272,7 +272,7 @@ fn nats_url() -> String {
 }
 
 /// A subject prefix no other test run uses.
-fn fresh_prefix() -> String {
+pub(crate) fn fresh_prefix() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -281,7 +281,7 @@ fn fresh_prefix() -> String {
 }
 
 /// A bus on the test NATS server under `prefix`, with the orders topic open until `shutdown`.
-async fn nats_bus(prefix: &str, shutdown: &CancellationToken) -> EventBus {
+pub(crate) async fn nats_bus(prefix: &str, shutdown: &CancellationToken) -> EventBus {
     EventBus::nats(&nats_url(), prefix, Orders::TOPICS, shutdown.clone())
         .await
         .expect("NATS with JetStream at TEST_NATS_URL or nats://127.0.0.1:4222")
