@@ -105,9 +105,26 @@ impl TestStack {
     }
 
     /// Like [`Self::counted_bff`], with the BFF's configuration changed by `tweak` first
-    /// (shorter timeouts in fault tests, say).
+    /// (shorter timeouts in fault tests, say). The relays carry POSTs only: a test that
+    /// subscribes through this BFF points `subgraphs.urls["orders"]` at an orders server in
+    /// `tweak` (which also takes that subgraph out of the counts).
     pub async fn counted_bff_with(
         &self,
+        bff: Bff,
+        environment: Environment,
+        tweak: impl FnOnce(&mut tributary_gateway::Config),
+    ) -> CountedBff {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a BFF port");
+        self.counted_bff_on(listener, bff, environment, tweak).await
+    }
+
+    /// Like [`Self::counted_bff_with`], serving on `listener`: a test that needs the sockets
+    /// the BFF accepts to have particular options (a small send buffer, say) sets them on it.
+    pub async fn counted_bff_on(
+        &self,
+        listener: tokio::net::TcpListener,
         bff: Bff,
         environment: Environment,
         tweak: impl FnOnce(&mut tributary_gateway::Config),
@@ -141,9 +158,6 @@ impl TestStack {
             });
             subgraph_urls.insert(name.to_owned(), format!("http://{addr}/graphql"));
         }
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a BFF port");
         let url = format!(
             "http://{}/graphql",
             listener.local_addr().expect("the BFF's address")

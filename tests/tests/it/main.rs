@@ -16,4 +16,5 @@ mod orders;
 mod own_subgraphs;
 mod reviews;
 mod session;
+mod slow_subscribers;
 mod webhooks;
