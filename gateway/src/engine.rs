@@ -200,7 +200,9 @@ impl Engine {
         use futures::StreamExt;
         let version = self.current.load_full();
         let subscribing = match self.pipeline.subscribing(&version, request).await? {
-            Subscribed::Events(subscribing) => Arc::new(subscribing),
+            Subscribed::Events(subscribing) => {
+                Arc::<crate::pipeline::Subscribing>::from(subscribing)
+            }
             Subscribed::Answer(response) => {
                 if let crate::request::Status::Refused(_) = response.status {
                     return Err(response);

@@ -66,6 +66,8 @@ struct Gates<'a> {
     feeds: &'a rustc_hash::FxHashMap<i64, u64>,
     state: Mutex<GateState>,
     on_part: OnPart<'a>,
+    /// Whether the walk is past the fetches of the initial payload, onto the others.
+    deferred_phase: std::sync::atomic::AtomicBool,
 }
 
 struct GateState {
@@ -80,6 +82,10 @@ impl GateState {
     /// the initial payload, and with `all` every part not yet delivered.
     fn take_ready(&mut self, all: bool) -> Vec<(usize, bool)> {
         let parts = self.pending.len();
+        if all {
+            // Past the initial payload's fetches: it goes, whatever is left counted.
+            self.pending[0] = 0;
+        }
         let mut ready = Vec::new();
         for part in 0..parts {
             let bit = 1u64 << part;
@@ -124,6 +130,7 @@ impl<'a> Gates<'a> {
             feeds: &defer.feeds,
             state: Mutex::new(GateState { pending, fired: 0 }),
             on_part,
+            deferred_phase: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -371,11 +378,11 @@ async fn run_execution<'a>(
     // A part that waits for no fetch (an initial payload of `__typename` only) goes at once.
     execution.deliver(false);
     match deadline {
-        None => execution.run_plan(&prepared.plan).await,
+        None => execution.walk(&prepared.plan).await,
         Some(deadline) => {
             // Past the deadline the walk is dropped: fetches still in flight are cancelled,
             // and what has been merged so far is answered, with an error for the rest.
-            if tokio::time::timeout(deadline.remaining, execution.run_plan(&prepared.plan))
+            if tokio::time::timeout(deadline.remaining, execution.walk(&prepared.plan))
                 .await
                 .is_err()
             {
@@ -406,27 +413,55 @@ async fn run_execution<'a>(
 }
 
 impl<'a> Execution<'a> {
-    async fn run_plan(&self, plan: &QueryPlan) {
-        if let Some(node) = &plan.node {
+    /// Runs the plan; for a query delivered in parts, twice: first only the fetches of the
+    /// initial payload (and what they depend on), which then goes out, then the others, so a
+    /// slow deferred fetch never holds up the initial payload behind a step of the plan.
+    async fn walk(&self, plan: &QueryPlan) {
+        let Some(node) = &plan.node else {
+            return;
+        };
+        self.run(node).await;
+        if let Some(gates) = &self.gates {
+            {
+                let mut state = lock(&gates.state);
+                state.pending[0] = 0;
+            }
+            self.deliver(false);
+            gates.deferred_phase.store(true, Ordering::Relaxed);
             self.run(node).await;
         }
+    }
+
+    /// Whether the fetch `id` runs in this pass of the walk (always, unless in parts).
+    fn in_phase(&self, id: i64) -> bool {
+        let Some(gates) = &self.gates else {
+            return true;
+        };
+        let initial = gates.feeds.get(&id).copied().unwrap_or(1) & 1 != 0;
+        initial != gates.deferred_phase.load(Ordering::Relaxed)
     }
 
     fn run<'s>(&'s self, node: &'s PlanNode) -> BoxFuture<'s, ()> {
         Box::pin(async move {
             match node {
                 PlanNode::Fetch(fetch) => {
-                    self.fetch_root(fetch).await;
-                    self.done(fetch.id);
+                    if self.in_phase(fetch.id) {
+                        self.fetch_root(fetch).await;
+                        self.done(fetch.id);
+                    }
                 }
                 PlanNode::BatchFetch(batch) => {
-                    self.fetch_batch(batch).await;
-                    self.done(batch.id);
+                    if self.in_phase(batch.id) {
+                        self.fetch_batch(batch).await;
+                        self.done(batch.id);
+                    }
                 }
                 PlanNode::Flatten(flatten) => match flatten.node.as_ref() {
                     PlanNode::Fetch(fetch) => {
-                        self.fetch_entities(flatten.path.as_slice(), fetch).await;
-                        self.done(fetch.id);
+                        if self.in_phase(fetch.id) {
+                            self.fetch_entities(flatten.path.as_slice(), fetch).await;
+                            self.done(fetch.id);
+                        }
                     }
                     other => self.run(other).await,
                 },
@@ -459,7 +494,11 @@ impl<'a> Execution<'a> {
                         && let Some(other) = other
                     {
                         // The fetches of the branch not taken are never waited for.
-                        each_fetch(other, &mut |id| self.done(id));
+                        each_fetch(other, &mut |id| {
+                            if self.in_phase(id) {
+                                self.done(id);
+                            }
+                        });
                     }
                     if let Some(branch) = branch {
                         self.run(branch).await;

@@ -542,15 +542,15 @@ impl Pipeline {
             .map_err(refused)?;
         let Some(primary) = prepared.plan.node.as_ref().and_then(subscription_fetch) else {
             // Every field was denied (or none is fetched): one answer, then the end.
-            return Ok(Subscribed::Events(Subscribing {
+            return Ok(Subscribed::Events(Box::new(Subscribing {
                 prepared,
                 variables,
                 primary: None,
                 authorization: None,
                 headers: Arc::new(Headers::from_pairs(&request.forward)),
-            }));
+            })));
         };
-        Ok(Subscribed::Events(Subscribing {
+        Ok(Subscribed::Events(Box::new(Subscribing {
             primary: Some(primary.clone()),
             prepared,
             variables,
@@ -560,7 +560,7 @@ impl Pipeline {
                 .as_ref()
                 .map(|secret| secret.expose().to_owned()),
             headers: Arc::new(Headers::from_pairs(&request.forward)),
-        }))
+        })))
     }
 
     /// The response for one event of a subscription: the subgraph's event data, completed by
@@ -866,7 +866,7 @@ fn list_lengths(
 /// the one answer (possibly in parts) of a query or mutation.
 pub enum Subscribed {
     /// A subscription, admitted and prepared.
-    Events(Subscribing),
+    Events(Box<Subscribing>),
     /// A query's or mutation's response.
     Answer(Response),
 }

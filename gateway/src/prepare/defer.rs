@@ -333,38 +333,32 @@ fn without(
     copy
 }
 
-/// Matches every fetch under `node` to the parts (selection sets) it writes into.
-fn match_fetches(node: &PlanNode, parts: &[&NormalizedSet], feeds: &mut FxHashMap<i64, u64>) {
-    let mut add = |id: i64, path: &[&str], keys: &[&str]| {
-        // `__typename` is written by every fetch of an object and says nothing of which part
-        // the fetch is for.
-        let keys: Vec<&str> = keys
-            .iter()
-            .copied()
-            .filter(|k| *k != "__typename")
-            .collect();
-        let mut mask = 0u64;
-        for (bit, part) in parts.iter().enumerate() {
-            if writes_into(part, path, &keys) {
-                mask |= 1 << bit;
-            }
-        }
-        // Matched to nothing (a fetch of keys or requirements only): it waits with the
-        // initial payload, which is never wrong, at worst later than it could be.
-        *feeds.entry(id).or_default() |= if mask == 0 { 1 } else { mask };
-    };
+/// One place a fetch writes: its merge path, the keys it writes there and the keys it
+/// requires there.
+struct Write<'p> {
+    id: i64,
+    path: Vec<&'p str>,
+    keys: Vec<&'p str>,
+    requires: Vec<&'p str>,
+}
+
+/// Where every fetch under `node` writes, in plan order.
+fn writes<'p>(node: &'p PlanNode, out: &mut Vec<Write<'p>>) {
     match node {
-        PlanNode::Fetch(fetch) => {
-            let keys = top_keys(&fetch.operation.document.operation.selection_set);
-            add(fetch.id, &[], &keys);
-        }
+        PlanNode::Fetch(fetch) => out.push(Write {
+            id: fetch.id,
+            path: Vec::new(),
+            keys: top_keys(&fetch.operation.document.operation.selection_set),
+            requires: Vec::new(),
+        }),
         PlanNode::Flatten(flatten) => match flatten.node.as_ref() {
-            PlanNode::Fetch(fetch) => {
-                let path = flatten_path(flatten.path.as_slice());
-                let keys = entity_keys(&fetch.operation.document.operation.selection_set, None);
-                add(fetch.id, &path, &keys);
-            }
-            other => match_fetches(other, parts, feeds),
+            PlanNode::Fetch(fetch) => out.push(Write {
+                id: fetch.id,
+                path: flatten_path(flatten.path.as_slice()),
+                keys: entity_keys(&fetch.operation.document.operation.selection_set, None),
+                requires: fetch.requires.as_ref().map(top_keys).unwrap_or_default(),
+            }),
+            other => writes(other, out),
         },
         PlanNode::BatchFetch(batch) => {
             for alias in &batch.entity_batch.aliases {
@@ -373,35 +367,89 @@ fn match_fetches(node: &PlanNode, parts: &[&NormalizedSet], feeds: &mut FxHashMa
                     Some(&alias.alias),
                 );
                 for path in &alias.merge_paths {
-                    add(batch.id, &flatten_path(path.as_slice()), &keys);
+                    out.push(Write {
+                        id: batch.id,
+                        path: flatten_path(path.as_slice()),
+                        keys: keys.clone(),
+                        requires: top_keys(&alias.requires),
+                    });
                 }
             }
         }
-        PlanNode::Sequence(sequence) => {
-            for node in &sequence.nodes {
-                match_fetches(node, parts, feeds);
-            }
-        }
-        PlanNode::Parallel(parallel) => {
-            for node in &parallel.nodes {
-                match_fetches(node, parts, feeds);
-            }
-        }
+        PlanNode::Sequence(sequence) => sequence.nodes.iter().for_each(|n| writes(n, out)),
+        PlanNode::Parallel(parallel) => parallel.nodes.iter().for_each(|n| writes(n, out)),
         PlanNode::Condition(condition) => {
             for branch in [&condition.if_clause, &condition.else_clause]
                 .into_iter()
                 .flatten()
             {
-                match_fetches(branch, parts, feeds);
+                writes(branch, out);
             }
         }
         PlanNode::Defer(defer) => {
             if let Some(node) = &defer.primary.node {
-                match_fetches(node, parts, feeds);
+                writes(node, out);
             }
         }
         PlanNode::Subscription(_) => {}
     }
+}
+
+/// Matches every fetch under `node` to the parts (selection sets) it writes into. A fetch of
+/// the initial payload runs before any other (see `execute`), so whatever it depends on, an
+/// earlier fetch writing what it requires or the objects it writes into, is one too.
+fn match_fetches(node: &PlanNode, parts: &[&NormalizedSet], feeds: &mut FxHashMap<i64, u64>) {
+    let mut all = Vec::new();
+    writes(node, &mut all);
+    for write in &all {
+        // `__typename` is written by every fetch of an object and says nothing of which part
+        // the fetch is for.
+        let keys: Vec<&str> = write
+            .keys
+            .iter()
+            .copied()
+            .filter(|k| *k != "__typename")
+            .collect();
+        let mut mask = 0u64;
+        for (bit, part) in parts.iter().enumerate() {
+            if writes_into(part, &write.path, &keys) {
+                mask |= 1 << bit;
+            }
+        }
+        // Matched to nothing (a fetch of keys or requirements only): it goes with the initial
+        // payload, which is never wrong, at worst later than it could be.
+        *feeds.entry(write.id).or_default() |= if mask == 0 { 1 } else { mask };
+    }
+    loop {
+        let mut changed = false;
+        for (later, write) in all.iter().enumerate() {
+            if feeds.get(&write.id).is_none_or(|mask| mask & 1 == 0) {
+                continue;
+            }
+            for earlier in &all[..later] {
+                let mask = feeds.entry(earlier.id).or_default();
+                if *mask & 1 == 0 && feeds_into(earlier, write) {
+                    *mask |= 1;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+}
+
+/// Whether `later` may read what `earlier` writes: a key it requires at the same path, or an
+/// object on its path.
+fn feeds_into(earlier: &Write<'_>, later: &Write<'_>) -> bool {
+    let same_path = earlier.path == later.path;
+    if same_path && earlier.keys.iter().any(|k| later.requires.contains(k)) {
+        return true;
+    }
+    later.path.len() > earlier.path.len()
+        && later.path.starts_with(&earlier.path)
+        && earlier.keys.contains(&later.path[earlier.path.len()])
 }
 
 fn flatten_path(path: &[FlattenNodePathSegment]) -> Vec<&str> {
@@ -484,4 +532,104 @@ fn writes_into(part: &NormalizedSet, path: &[&str], keys: &[&str]) -> bool {
         below(&sets, key, &mut found);
         !found.is_empty()
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::unwrap_used, clippy::type_complexity)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> query::Document {
+        graphql_tools::parser::parse_query::<String>(text)
+            .expect("a valid document")
+            .into_static()
+    }
+
+    fn operation(document: &query::Document) -> &query::OperationDefinition {
+        document
+            .definitions
+            .iter()
+            .find_map(|d| match d {
+                Definition::Operation(op) => Some(op),
+                Definition::Fragment(_) => None,
+            })
+            .expect("an operation")
+    }
+
+    #[test]
+    fn deferred_selections_are_found_with_their_paths_labels_and_keys() {
+        let document = parsed(
+            r#"{
+                top: page(id: 1) {
+                    item {
+                        id
+                        ... @defer(label: "slow") { count notes { body ... @defer { by } } }
+                        ... @defer(if: false) { name }
+                    }
+                    ...Related @defer
+                }
+            }
+            fragment Related on Page { related { id } also: related { name } }"#,
+        );
+        let sites = sites(&document, operation(&document));
+        let found: Vec<(Option<&str>, &[Vec<String>], &[String])> = sites
+            .iter()
+            .map(|s| (s.label.as_deref(), s.paths.as_slice(), s.keys.as_slice()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (
+                    Some("slow"),
+                    &[vec!["top".to_owned(), "item".to_owned()]][..],
+                    &["count".to_owned(), "notes".to_owned()][..],
+                ),
+                (
+                    None,
+                    &[vec!["top".to_owned()]][..],
+                    &["related".to_owned(), "also".to_owned()][..],
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_initial_document_drops_deferred_selections_and_a_part_keeps_its_own() {
+        let document = parsed("{ a { b ... @defer { c } } d { ... @defer { e } } }");
+        let sites = sites(&document, operation(&document));
+        let all: HashSet<Pos> = sites.iter().map(|s| s.position).collect();
+        let print = |d: &query::Document| {
+            d.to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(
+            print(&without(&document, &all, None)),
+            "{ a { b } d { __typename } }"
+        );
+        assert_eq!(
+            print(&without(&document, &all, Some(sites[1].position))),
+            "{ a { b } d { ... @defer { e } } }"
+        );
+    }
+
+    #[test]
+    fn a_fetch_feeds_the_fetches_that_require_or_stand_on_what_it_writes() {
+        let write =
+            |path: &[&'static str], keys: &[&'static str], requires: &[&'static str]| Write {
+                id: 0,
+                path: path.to_vec(),
+                keys: keys.to_vec(),
+                requires: requires.to_vec(),
+            };
+        let notes = write(&["page", "item"], &["notes", "weight"], &[]);
+        let postage = write(&["page", "item"], &["postage"], &["weight"]);
+        let writers = write(&["page", "item", "notes", "by"], &["name"], &[]);
+        let stock = write(&["page", "item"], &["stock"], &["id"]);
+        assert!(feeds_into(&notes, &postage));
+        assert!(feeds_into(&notes, &writers));
+        assert!(!feeds_into(&notes, &stock));
+        assert!(!feeds_into(&postage, &notes));
+    }
 }

@@ -36,10 +36,7 @@ async fn parts(mut response: reqwest::Response, since: Instant) -> Vec<(Duration
         buffer.push_str(std::str::from_utf8(&chunk).unwrap());
         let at = since.elapsed();
         // A part is complete once its JSON body parses (the next boundary may come later).
-        loop {
-            let Some(start) = buffer.find("\r\n--graphql\r\n") else {
-                break;
-            };
+        while let Some(start) = buffer.find("\r\n--graphql\r\n") {
             let rest = &buffer[start + "\r\n--graphql\r\n".len()..];
             let end = rest.find("\r\n--graphql").unwrap_or(rest.len());
             let Some(body) = rest[..end].split("\r\n\r\n").nth(1) else {
