@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::error::{Code, GraphqlError};
 use crate::execute::Subgraphs;
 use crate::pipeline::{Pipeline, Subscribed, Version};
-use crate::request::{Request, Response};
+use crate::request::{Request, Response, Streamed};
 use crate::supergraph::{Supergraph, SupergraphError};
 use crate::transport::{
     Breaker, HttpTransport, OriginLimits, SingleFlight, Transport, TransportError,
@@ -196,7 +196,7 @@ impl Engine {
     pub async fn subscribe(
         self: &Arc<Self>,
         request: Request,
-    ) -> Result<futures::stream::BoxStream<'static, bytes::Bytes>, Response> {
+    ) -> Result<futures::stream::BoxStream<'static, Streamed>, Response> {
         use futures::StreamExt;
         let version = self.current.load_full();
         let subscribing = match self.pipeline.subscribing(&version, request).await? {
@@ -207,10 +207,13 @@ impl Engine {
                 if let crate::request::Status::Refused(_) = response.status {
                     return Err(response);
                 }
+                let unmarked = |body| Streamed { id: None, body };
                 return Ok(
                     match response.parts.as_ref().and_then(|parts| parts.take()) {
-                        Some(parts) => parts,
-                        None => futures::stream::once(async move { response.body }).boxed(),
+                        Some(parts) => parts.map(unmarked).boxed(),
+                        None => {
+                            futures::stream::once(async move { unmarked(response.body) }).boxed()
+                        }
                     },
                 );
             }
@@ -220,7 +223,7 @@ impl Engine {
                 .pipeline
                 .event(&version, &subscribing, serde_json::json!({ "data": {} }))
                 .await;
-            return Ok(futures::stream::once(async move { body }).boxed());
+            return Ok(futures::stream::once(async move { Streamed { id: None, body } }).boxed());
         };
         let url = self
             .config
@@ -235,6 +238,7 @@ impl Engine {
             subscribing.authorization.as_deref(),
             &primary.operation.document_str,
             subscribing.primary_variables(),
+            subscribing.resume.as_deref(),
         )
         .await
         .map_err(|error| {
@@ -252,13 +256,27 @@ impl Engine {
                 let service = service.clone();
                 async move {
                     match event {
-                        Ok(payload) => engine.pipeline.event(&version, &subscribing, payload).await,
-                        Err(error) => crate::error::errors_body(&[GraphqlError::new(
-                            Code::SubrequestHttpError,
-                            error.to_string(),
-                        )
-                        .with_extension("serviceName", service.into())])
-                        .into(),
+                        Ok(payload) => {
+                            let id = payload
+                                .pointer("/extensions/eventCursor")
+                                .and_then(|cursor| match cursor {
+                                    serde_json::Value::String(text) => Some(text.clone()),
+                                    serde_json::Value::Number(number) => Some(number.to_string()),
+                                    _ => None,
+                                })
+                                .filter(|id| id.len() <= 64);
+                            let body = engine.pipeline.event(&version, &subscribing, payload).await;
+                            Streamed { id, body }
+                        }
+                        Err(error) => Streamed {
+                            id: None,
+                            body: crate::error::errors_body(&[GraphqlError::new(
+                                Code::SubrequestHttpError,
+                                error.to_string(),
+                            )
+                            .with_extension("serviceName", service.into())])
+                            .into(),
+                        },
                     }
                 }
             })

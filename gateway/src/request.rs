@@ -32,6 +32,18 @@ pub struct Request {
     pub peer: Option<std::net::IpAddr>,
     /// The value of the configured client-address header (`[rate_limit] client_ip_header`).
     pub forwarded_for: Option<String>,
+    /// Where a resumed subscription starts: the id of the last event its client received
+    /// (SSE's `Last-Event-ID`).
+    pub last_event_id: Option<String>,
+}
+
+/// One item of a stream of responses: a subscription's event or a part of a deferred one.
+#[derive(Debug, Clone)]
+pub struct Streamed {
+    /// Where a client resumes after this item (SSE's event `id`), when its source says.
+    pub id: Option<String>,
+    /// The GraphQL response.
+    pub body: bytes::Bytes,
 }
 
 impl Request {

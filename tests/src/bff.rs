@@ -43,6 +43,8 @@ pub enum Fault {
     ServerError,
     /// HTTP 200 with a body that is not JSON.
     Garbage,
+    /// Passes the answer on after this long.
+    Delay(std::time::Duration),
 }
 
 /// A BFF serving on a free loopback port until dropped.
@@ -210,6 +212,10 @@ async fn forward(State(relay): State<Relay>, headers: HeaderMap, body: Bytes) ->
         .unwrap_or(Fault::None);
     match fault {
         Fault::None => pass_on(&relay, &headers, body).await,
+        Fault::Delay(pause) => {
+            tokio::time::sleep(pause).await;
+            pass_on(&relay, &headers, body).await
+        }
         Fault::Stall => {
             // Bounded, so a test that forgets to give up still ends.
             tokio::time::sleep(std::time::Duration::from_secs(120)).await;

@@ -507,6 +507,7 @@ impl Members {
                 .as_deref()
                 .and_then(header)
                 .map(str::to_owned),
+            last_event_id: None,
         })
     }
 }
@@ -999,19 +1000,27 @@ async fn event_stream(
         })
         .and_then(Members::from_object)
         .and_then(|members| members.into_request(&engine, &headers, false, peer));
-    let request = match request {
+    let mut request = match request {
         Ok(request) => request,
         Err(error) => return refuse(media, error),
     };
+    request.last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 64)
+        .map(str::to_owned);
     match engine.subscribe(request).await {
         Err(response) => respond(media, response, &headers),
         Ok(events) => {
-            let next = events.map(|body| {
-                Ok::<_, std::convert::Infallible>(
-                    axum::response::sse::Event::default()
-                        .event("next")
-                        .data(String::from_utf8_lossy(&body)),
-                )
+            let next = events.map(|item| {
+                let mut event = axum::response::sse::Event::default()
+                    .event("next")
+                    .data(String::from_utf8_lossy(&item.body));
+                if let Some(id) = &item.id {
+                    event = event.id(id.as_str());
+                }
+                Ok::<_, std::convert::Infallible>(event)
             });
             let complete = futures::stream::once(async {
                 Ok(axum::response::sse::Event::default()

@@ -276,8 +276,8 @@ async fn run(
             ));
         }
         Ok(mut events) => {
-            while let Some(body) = events.next().await {
-                let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            while let Some(item) = events.next().await {
+                let payload: Value = serde_json::from_slice(&item.body).unwrap_or(Value::Null);
                 if !send(text(
                     json!({ "id": id, "type": "next", "payload": payload }),
                 )) {

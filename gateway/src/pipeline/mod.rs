@@ -548,6 +548,7 @@ impl Pipeline {
                 primary: None,
                 authorization: None,
                 headers: Arc::new(Headers::from_pairs(&request.forward)),
+                resume: None,
             })));
         };
         Ok(Subscribed::Events(Box::new(Subscribing {
@@ -560,6 +561,7 @@ impl Pipeline {
                 .as_ref()
                 .map(|secret| secret.expose().to_owned()),
             headers: Arc::new(Headers::from_pairs(&request.forward)),
+            resume: request.last_event_id.clone(),
         })))
     }
 
@@ -883,6 +885,8 @@ pub struct Subscribing {
     pub authorization: Option<String>,
     /// The headers the forwarding rules pass on.
     pub headers: Arc<Headers>,
+    /// Where the client resumes (the cursor of the last event it received), if it does.
+    pub resume: Option<String>,
 }
 
 impl Subscribing {

@@ -46,12 +46,15 @@ pub fn websocket_url(url: &str) -> String {
 }
 
 /// Subscribes to `query` with `variables` at the subgraph at `url`; `authorization` (the
-/// caller's `Authorization` value) goes on the upgrade request and in `connection_init`.
+/// caller's `Authorization` value) goes on the upgrade request and in `connection_init`, and
+/// so does `resume` (as `lastEventId`), the cursor of the last event a resuming client had.
+/// A subgraph that can resume marks each event with `extensions.eventCursor`.
 pub async fn subscribe(
     url: &str,
     authorization: Option<&str>,
     query: &str,
     variables: Value,
+    resume: Option<&str>,
 ) -> Result<BoxStream<'static, Event>, SubscribeError> {
     let connect = |e: &dyn std::fmt::Display| SubscribeError::Connect(e.to_string());
     let mut request = websocket_url(url)
@@ -72,10 +75,15 @@ pub async fn subscribe(
         tokio_tungstenite::connect_async_with_config(request, Some(config), false)
             .await
             .map_err(|e| connect(&e))?;
-    let payload = match authorization {
-        Some(value) => json!({ "Authorization": value }),
-        None => json!({}),
-    };
+    let mut payload = serde_json::Map::new();
+    if let Some(value) = authorization {
+        payload.insert("Authorization".to_owned(), json!(value));
+    }
+    if let Some(resume) = resume {
+        // Where the client resumes: the subgraph replays the events after it.
+        payload.insert("lastEventId".to_owned(), json!(resume));
+    }
+    let payload = Value::Object(payload);
     let send = |value: Value| Message::Text(value.to_string().into());
     socket
         .send(send(

@@ -43,6 +43,9 @@ pub const DEFAULT_PREFIX: &str = "tributary";
 /// further behind skips the oldest (and the skip is logged).
 const BUFFER: usize = 1024;
 
+/// How many of the latest events a bus remembers for subscribers that resume.
+pub const HISTORY: usize = 1024;
+
 /// How many event ids a subscription remembers to drop repeats: far more than can be in flight.
 const REMEMBERED: usize = 4096;
 
@@ -115,6 +118,10 @@ impl fmt::Display for EventId {
 pub struct Envelope<E> {
     /// The event's unique id, the same on every replica.
     pub id: EventId,
+    /// Its place on the bus: the JetStream stream sequence on NATS (the same on every
+    /// replica), a counter in process. A subscriber resumes after it (see
+    /// [`EventBus::subscribe_after`]).
+    pub sequence: u64,
     /// The whole subject it was published on (`tributary.orders.42.status`).
     pub subject: String,
     /// The event.
@@ -175,8 +182,10 @@ pub struct EventBus {
 
 struct Inner {
     /// What the local subscribers read: events published here (in process) or read from
-    /// JetStream by this replica's consumers (on NATS).
-    local: broadcast::Sender<Arc<Delivered>>,
+    /// JetStream by this replica's consumers (on NATS), and the latest of them.
+    local: Arc<Local>,
+    /// The sequence of the last event published in process.
+    published: std::sync::atomic::AtomicU64,
     /// The first token of every subject.
     prefix: String,
     /// The JetStream side, when the bus runs on NATS.
@@ -193,6 +202,84 @@ struct Nats {
 struct Delivered {
     subject: String,
     body: Vec<u8>,
+    sequence: u64,
+}
+
+/// The local broadcast and the [`HISTORY`] events it carried last, which a resuming
+/// subscriber is replayed from. One lock orders both, so an event is either in the history a
+/// subscriber copies or reaches its receiver, never both or neither.
+struct Local {
+    sender: broadcast::Sender<Arc<Delivered>>,
+    history: std::sync::Mutex<VecDeque<Arc<Delivered>>>,
+}
+
+impl Local {
+    fn deliver(&self, delivered: Delivered) {
+        let delivered = Arc::new(delivered);
+        let mut history = self
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(delivered.clone());
+        // No subscriber is no error: nobody is listening yet.
+        let _ = self.sender.send(delivered);
+    }
+
+    /// A receiver of what comes next, with the remembered events after `after`.
+    fn subscribe(
+        &self,
+        after: Option<u64>,
+    ) -> (
+        broadcast::Receiver<Arc<Delivered>>,
+        VecDeque<Arc<Delivered>>,
+    ) {
+        let history = self
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let receiver = self.sender.subscribe();
+        let backlog = match after {
+            Some(after) => history
+                .iter()
+                .filter(|delivered| delivered.sequence > after)
+                .cloned()
+                .collect(),
+            None => VecDeque::new(),
+        };
+        (receiver, backlog)
+    }
+}
+
+/// A subscription's resume point: the sequence of the last event its client received
+/// (`lastEventId` in `connection_init`, from SSE's `Last-Event-ID`).
+#[derive(Debug, Clone, Copy)]
+pub struct ResumeAfter(pub u64);
+
+/// The sequence of the event a subscription's connection delivered last, where the server
+/// adds it to each `next` (`extensions.eventCursor`) so the client can resume after it.
+#[derive(Debug, Clone)]
+pub struct EventCursor(Arc<std::sync::atomic::AtomicU64>);
+
+impl Default for EventCursor {
+    fn default() -> Self {
+        EventCursor(Arc::new(std::sync::atomic::AtomicU64::new(u64::MAX)))
+    }
+}
+
+impl EventCursor {
+    /// Records the sequence of the event being delivered.
+    pub fn set(&self, sequence: u64) {
+        self.0.store(sequence, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The sequence of the event delivered last, if any.
+    pub fn get(&self) -> Option<u64> {
+        let sequence = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        (sequence != u64::MAX).then_some(sequence)
+    }
 }
 
 /// The JSON an event travels as: its id beside it, so the id survives any transport.
@@ -297,10 +384,14 @@ impl EventBus {
     }
 
     fn with(prefix: String, nats: Option<Nats>) -> Self {
-        let (local, _) = broadcast::channel(BUFFER);
+        let (sender, _) = broadcast::channel(BUFFER);
         EventBus {
             inner: Arc::new(Inner {
-                local,
+                local: Arc::new(Local {
+                    sender,
+                    history: std::sync::Mutex::new(VecDeque::with_capacity(HISTORY)),
+                }),
+                published: std::sync::atomic::AtomicU64::new(0),
                 prefix,
                 nats,
             }),
@@ -333,11 +424,16 @@ impl EventBus {
         let body = serde_json::to_vec(&Outgoing { id: &id, event })?;
         match &self.inner.nats {
             None => {
-                // No subscriber is no error: nobody is listening yet.
-                let _ = self.inner.local.send(Arc::new(Delivered {
+                let sequence = self
+                    .inner
+                    .published
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    + 1;
+                self.inner.local.deliver(Delivered {
                     subject: subject.clone(),
                     body,
-                }));
+                    sequence,
+                });
             }
             Some(nats) => {
                 if !nats.topics.contains(&E::TOPIC) {
@@ -354,6 +450,17 @@ impl EventBus {
     /// wildcards: `*` one token, `>` the rest): `42.status`, `*.status`. Events published from
     /// now on arrive in order, each id once.
     pub fn subscribe<E: Event>(&self, filter: &str) -> Result<Subscription<E>, EventError> {
+        self.subscribe_after(filter, None)
+    }
+
+    /// Like [`EventBus::subscribe`], first replaying the remembered events (the last
+    /// [`HISTORY`] this replica heard) whose sequence is after `after`: what a client that lost
+    /// its connection missed, when it gives the sequence of the last event it received.
+    pub fn subscribe_after<E: Event>(
+        &self,
+        filter: &str,
+        after: Option<u64>,
+    ) -> Result<Subscription<E>, EventError> {
         if let Some(nats) = &self.inner.nats
             && !nats.topics.contains(&E::TOPIC)
         {
@@ -361,8 +468,8 @@ impl EventBus {
         }
         let pattern = format!("{}.{}.{}", self.inner.prefix, E::TOPIC.name, filter);
         check_filter(&pattern)?;
-        let receiver = self.inner.local.subscribe();
-        Ok(deduplicated(receiver, pattern).boxed())
+        let (receiver, backlog) = self.inner.local.subscribe(after);
+        Ok(deduplicated(receiver, backlog, pattern).boxed())
     }
 
     fn filter_of(&self, topic: Topic) -> String {
@@ -485,7 +592,7 @@ async fn feed(
     stream: stream::Stream,
     filter: String,
     mut messages: consumer::pull::Ordered,
-    local: broadcast::Sender<Arc<Delivered>>,
+    local: Arc<Local>,
     shutdown: CancellationToken,
 ) {
     let mut last_sequence = None;
@@ -496,14 +603,15 @@ async fn feed(
         };
         match next {
             Some(Ok(message)) => {
-                if let Ok(info) = message.info() {
-                    last_sequence = Some(info.stream_sequence);
+                let sequence = message.info().map(|info| info.stream_sequence).ok();
+                if sequence.is_some() {
+                    last_sequence = sequence;
                 }
-                let delivered = Delivered {
+                local.deliver(Delivered {
                     subject: message.subject.to_string(),
                     body: message.payload.to_vec(),
-                };
-                let _ = local.send(Arc::new(delivered));
+                    sequence: sequence.unwrap_or_default(),
+                });
             }
             Some(Err(err)) => {
                 tracing::warn!(%filter, error = %err, "reading events from JetStream failed; the consumer recovers")
@@ -539,13 +647,18 @@ async fn feed(
 /// The events of the local broadcast matching `pattern`, decoded, each id once.
 fn deduplicated<E: Event>(
     receiver: broadcast::Receiver<Arc<Delivered>>,
+    backlog: VecDeque<Arc<Delivered>>,
     pattern: String,
 ) -> impl Stream<Item = Envelope<E>> + Send + 'static {
     futures::stream::unfold(
-        (receiver, Seen::default(), pattern),
-        |(mut receiver, mut seen, pattern)| async move {
+        (receiver, backlog, Seen::default(), pattern),
+        |(mut receiver, mut backlog, mut seen, pattern)| async move {
             loop {
-                let delivered = match receiver.recv().await {
+                let next = match backlog.pop_front() {
+                    Some(delivered) => Ok(delivered),
+                    None => receiver.recv().await,
+                };
+                let delivered = match next {
                     Ok(delivered) => delivered,
                     Err(broadcast::error::RecvError::Lagged(skipped)) => {
                         tracing::warn!(%pattern, skipped, "a subscriber fell behind; events skipped");
@@ -569,10 +682,11 @@ fn deduplicated<E: Event>(
                 }
                 let envelope = Envelope {
                     id: incoming.id,
+                    sequence: delivered.sequence,
                     subject: delivered.subject.clone(),
                     event: incoming.event,
                 };
-                return Some((envelope, (receiver, seen, pattern)));
+                return Some((envelope, (receiver, backlog, seen, pattern)));
             }
         },
     )
@@ -716,10 +830,11 @@ mod tests {
             event: &Ping { id: 1 },
         })
         .expect("JSON");
-        let _ = bus.inner.local.send(Arc::new(Delivered {
+        bus.inner.local.deliver(Delivered {
             subject: "tributary.pings.1.ping".to_owned(),
             body: again,
-        }));
+            sequence: 99,
+        });
         bus.publish(&Ping { id: 1 }).await.expect("published");
 
         let got = one.next().await.expect("an event");
@@ -732,5 +847,24 @@ mod tests {
             ids.push(all.next().await.expect("an event").event.id);
         }
         assert_eq!(ids, [1, 2, 1]);
+    }
+
+    #[tokio::test]
+    async fn a_resuming_subscriber_gets_the_events_after_its_last_then_the_live_ones() {
+        let bus = EventBus::in_process();
+        let mut live = bus.subscribe::<Ping>("*.ping").expect("a subscription");
+        for id in 1..=3 {
+            bus.publish(&Ping { id }).await.expect("published");
+        }
+        let first = live.next().await.expect("an event");
+        let mut resumed = bus
+            .subscribe_after::<Ping>("*.ping", Some(first.sequence))
+            .expect("a subscription");
+        bus.publish(&Ping { id: 4 }).await.expect("published");
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(resumed.next().await.expect("an event").event.id);
+        }
+        assert_eq!(ids, [2, 3, 4], "each missed event once, then the live one");
     }
 }

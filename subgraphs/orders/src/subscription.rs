@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt, future};
 use subgraph_kit::access::authenticated;
 use subgraph_kit::auth::require_user;
-use subgraph_kit::events::Envelope;
+use subgraph_kit::events::{Envelope, EventCursor, ResumeAfter};
 use subgraph_kit::{EventBus, ResultExt, input};
 
 use crate::lifecycle::{OrderStatus, StatusChanged};
@@ -33,13 +33,13 @@ impl Subscription {
         // Subscribed before the order is read, so no change between the two goes unheard.
         let changes = ctx
             .data::<EventBus>()?
-            .subscribe::<StatusChanged>(&format!("{id}.status"))
+            .subscribe_after::<StatusChanged>(&format!("{id}.status"), resume_after(ctx))
             .internal("subscribing to an order's changes")?;
         load_order(ctx, id)
             .await?
             .filter(|order| order.customer_id == customer)
             .ok_or_else(no_such_order)?;
-        Ok(changes.map(OrderStatusEvent))
+        Ok(changes.map(delivered(ctx)))
     }
 
     /// Every status change of any of the caller's orders from now on, each once.
@@ -51,11 +51,27 @@ impl Subscription {
         let customer = require_user(ctx)?;
         let changes = ctx
             .data::<EventBus>()?
-            .subscribe::<StatusChanged>("*.status")
+            .subscribe_after::<StatusChanged>("*.status", resume_after(ctx))
             .internal("subscribing to a customer's order changes")?;
         Ok(changes
             .filter(move |change| future::ready(change.event.customer_id == customer))
-            .map(OrderStatusEvent))
+            .map(delivered(ctx)))
+    }
+}
+
+/// Where the connection's client resumes (it lost an earlier connection), if it does.
+fn resume_after(ctx: &Context<'_>) -> Option<u64> {
+    ctx.data_opt::<ResumeAfter>().map(|after| after.0)
+}
+
+/// Wraps each change for the client, recording its sequence as the connection's cursor.
+fn delivered(ctx: &Context<'_>) -> impl FnMut(Envelope<StatusChanged>) -> OrderStatusEvent + use<> {
+    let cursor = ctx.data_opt::<EventCursor>().cloned();
+    move |change| {
+        if let Some(cursor) = &cursor {
+            cursor.set(change.sequence);
+        }
+        OrderStatusEvent(change)
     }
 }
 

@@ -82,6 +82,82 @@ async fn a_product_page_is_one_request_and_one_request_per_subgraph() {
 }
 
 #[tokio::test]
+async fn the_product_page_comes_first_and_its_slow_reviews_after() {
+    each_backend(|stack| async move {
+        let web = stack.counted_bff(Bff::Web, Environment::Development).await;
+        web.fault(
+            "reviews",
+            tributary_tests::Fault::Delay(std::time::Duration::from_millis(800)),
+        );
+        let started = std::time::Instant::now();
+        let mut response = stack
+            .http()
+            .post(web.url())
+            .header(
+                "accept",
+                "multipart/mixed;deferSpec=20220824,application/json",
+            )
+            .json(&json!({
+                "query": bff_web::PRODUCT_PAGE_DEFERRED,
+                "variables": { "id": "25" },
+            }))
+            .send()
+            .await
+            .expect("the web BFF answers");
+        let content_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .expect("a content type")
+            .to_owned();
+        assert!(
+            content_type.starts_with("multipart/mixed"),
+            "{content_type}: {:?}",
+            response.text().await
+        );
+        let mut text = String::new();
+        let mut parts: Vec<(std::time::Duration, Value)> = Vec::new();
+        while let Some(chunk) = response.chunk().await.expect("the body reads") {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+            for part in text.split("\r\n--graphql").skip(1 + parts.len()) {
+                let Some(body) = part.split("\r\n\r\n").nth(1) else {
+                    continue;
+                };
+                if let Ok(value) = serde_json::from_str::<Value>(body) {
+                    parts.push((started.elapsed(), value));
+                }
+            }
+        }
+        assert_eq!(parts.len(), 3, "{text}");
+        let (first_at, initial) = &parts[0];
+        assert!(
+            *first_at < std::time::Duration::from_millis(700),
+            "the page waited for reviews: {first_at:?}"
+        );
+        let product = &initial["data"]["productPage"]["product"];
+        assert_eq!(product["name"], json!("Dark Roast Coffee Beans"));
+        assert_eq!(product["inStock"], json!(true));
+        assert!(product.get("reviews").is_none(), "{initial}");
+        assert_eq!(initial["hasNext"], json!(true));
+        let labels: Vec<&Value> = parts[1..]
+            .iter()
+            .map(|(_, part)| &part["incremental"][0]["label"])
+            .collect();
+        assert_eq!(labels, [&json!("recommended"), &json!("reviews")]);
+        let (reviews_at, reviews) = &parts[2];
+        assert!(*reviews_at >= std::time::Duration::from_millis(800));
+        let item = &reviews["incremental"][0];
+        assert_eq!(item["path"], json!(["productPage", "product"]));
+        assert_eq!(item["data"]["reviewCount"], json!(3));
+        assert_eq!(
+            item["data"]["reviews"][0]["author"]["username"],
+            json!("ken")
+        );
+        assert_eq!(reviews["hasNext"], json!(false));
+        stack
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn an_unknown_product_has_no_page() {
     each_backend(|stack| async move {
         for id in ["999", "not-an-id"] {

@@ -330,3 +330,89 @@ async fn a_web_page_watches_with_its_session_cookie_from_its_own_origin_only() {
     );
     stack.stop().await;
 }
+
+/// Reads SSE events as `(id, data)` until `count` `next` events arrived.
+async fn identified_events(response: &mut reqwest::Response, count: usize) -> Vec<(String, Value)> {
+    let mut buffer = String::new();
+    let mut out = Vec::new();
+    while out.len() < count {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("an event within 10 s")
+            .expect("the stream reads")
+            .expect("the stream is open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| {
+                block
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .map(|value| value.trim().to_owned())
+            };
+            if field("event:").as_deref() == Some("next") {
+                let data = serde_json::from_str(&field("data:").unwrap_or_default())
+                    .unwrap_or(Value::Null);
+                out.push((field("id:").unwrap_or_default(), data));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_watcher_that_lost_its_connection_resumes_after_the_last_event_it_had() {
+    let stack = TestStack::sqlite().await;
+    let ada = stack.login("ada@example.com").await;
+    let advance = || async {
+        stack
+            .gql_as("orders", &admin(), ADVANCE, json!({ "id": "1" }))
+            .await["data"]["advanceOrder"]["status"]
+            .clone()
+    };
+    let status = |event: &(String, Value)| event.1["data"]["orderStatusChanged"]["status"].clone();
+
+    let mut first = watch(&stack, Some(&ada), "1").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(advance().await, "PAID");
+    let heard = identified_events(&mut first, 1).await;
+    assert_eq!(status(&heard[0]), "PAID");
+    let last_id = heard[0].0.clone();
+    assert!(
+        !last_id.is_empty(),
+        "each event carries an id to resume after"
+    );
+    // The connection drops; the order moves on meanwhile.
+    drop(first);
+    assert_eq!(advance().await, "PREPARING");
+    assert_eq!(advance().await, "OUT_FOR_DELIVERY");
+
+    let mut resumed = stack
+        .http()
+        .post(stack.url("gateway"))
+        .header("accept", "text/event-stream")
+        .header("last-event-id", &last_id)
+        .bearer_auth(&ada)
+        .json(&json!({ "query": WATCH, "variables": { "id": "1" } }))
+        .send()
+        .await
+        .expect("the router answers");
+    assert_eq!(resumed.status(), 200);
+    let missed = identified_events(&mut resumed, 2).await;
+    assert_eq!(
+        missed.iter().map(status).collect::<Vec<_>>(),
+        ["PREPARING", "OUT_FOR_DELIVERY"],
+        "each missed change once, in order"
+    );
+    assert!(
+        missed
+            .iter()
+            .all(|(id, _)| !id.is_empty() && *id != last_id)
+    );
+    // And it is live again.
+    assert_eq!(advance().await, "DELIVERED");
+    let live = identified_events(&mut resumed, 1).await;
+    assert_eq!(status(&live[0]), "DELIVERED");
+    drop(resumed);
+    stack.stop().await;
+}

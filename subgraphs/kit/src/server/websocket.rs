@@ -27,6 +27,7 @@ use serde_json::json;
 use super::AppState;
 use crate::auth::{Auth, AuthError, Caller};
 use crate::error::Code;
+use crate::events::{EventCursor, ResumeAfter};
 
 /// How often the server pings an open connection, so proxies keep it and dead peers show.
 const PING_EVERY: Duration = Duration::from_secs(15);
@@ -121,16 +122,22 @@ async fn connection<E: Executor>(
             })
         });
     let refused = Arc::new(AtomicBool::new(false));
+    let cursor = EventCursor::default();
     let on_init = {
         let auth = state.auth.clone();
         let events = state.events.clone();
         let refused = refused.clone();
+        let cursor = cursor.clone();
         move |payload: serde_json::Value| async move {
             match init_caller(&auth, &payload, upgrade_caller) {
                 Ok(caller) => {
                     let mut data = Data::default();
                     data.insert(caller);
                     data.insert(events);
+                    data.insert(cursor);
+                    if let Some(after) = resume_after(&payload) {
+                        data.insert(after);
+                    }
                     Ok(data)
                 }
                 Err(err) => {
@@ -147,7 +154,7 @@ async fn connection<E: Executor>(
     let replies = async_graphql::http::WebSocket::new(state.executor.clone(), input, protocol)
         .on_connection_init(on_init)
         .keepalive_timeout(silent_for)
-        .map(|reply| to_frame(reply, refused.load(Ordering::Relaxed)));
+        .map(|reply| to_frame(reply, refused.load(Ordering::Relaxed), &cursor));
     futures::pin_mut!(replies);
     let ping = match protocol {
         WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
@@ -211,16 +218,49 @@ fn init_caller(
     }
 }
 
+/// The resume point a `connection_init` payload gives (`lastEventId`, a number or its text).
+fn resume_after(payload: &serde_json::Value) -> Option<ResumeAfter> {
+    let value = payload.get("lastEventId")?;
+    value
+        .as_u64()
+        .or_else(|| value.as_str()?.trim().parse().ok())
+        .map(ResumeAfter)
+}
+
 /// An async-graphql reply as a WebSocket frame; a close after a refused `connection_init`
-/// carries [`REFUSED`].
-fn to_frame(reply: WsMessage, refused: bool) -> Message {
+/// carries [`REFUSED`], and an event (`next`, or `data` on the legacy protocol) the sequence
+/// of the bus event it answers, when a resolver recorded one, as `extensions.eventCursor`:
+/// one subscription per connection (as the engine opens them) resumes exactly after it.
+fn to_frame(reply: WsMessage, refused: bool, cursor: &EventCursor) -> Message {
     match reply {
-        WsMessage::Text(text) => Message::Text(text.into()),
+        WsMessage::Text(text) => match cursor.get() {
+            Some(sequence)
+                if text.contains(r#""type":"next""#) || text.contains(r#""type":"data""#) =>
+            {
+                Message::Text(with_cursor(text, sequence).into())
+            }
+            _ => Message::Text(text.into()),
+        },
         WsMessage::Close(code, reason) => Message::Close(Some(CloseFrame {
             code: if refused { REFUSED } else { code },
             reason: truncated(reason, MAX_REASON).into(),
         })),
     }
+}
+
+/// An event message with `payload.extensions.eventCursor` set to `sequence`.
+fn with_cursor(text: String, sequence: u64) -> String {
+    let Ok(mut message) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return text;
+    };
+    let Some(payload) = message.get_mut("payload").and_then(|p| p.as_object_mut()) else {
+        return text;
+    };
+    let extensions = payload.entry("extensions").or_insert_with(|| json!({}));
+    if let Some(extensions) = extensions.as_object_mut() {
+        extensions.insert("eventCursor".to_owned(), json!(sequence.to_string()));
+    }
+    message.to_string()
 }
 
 /// `text` cut to at most `max` bytes on a character boundary.

@@ -147,6 +147,7 @@ mod tests {
             .expect("a time");
         let envelope = Envelope {
             id: EventId::new(),
+            sequence: 7,
             subject: "tributary.orders.7.status".to_owned(),
             event: StatusChanged {
                 order_id: 7,
