@@ -5,9 +5,11 @@
 //! through [`Engine::subscribe`], so its events are completed through the plan like the SSE
 //! stream's.
 //!
-//! Bounds: at most [`MAX_SUBSCRIPTIONS`] at once per connection (4400 beyond), and at most
-//! [`BUFFERED`] messages waiting for a slow client, which is then closed (4408) instead of
-//! making the engine grow.
+//! Bounds: at most [`MAX_SUBSCRIPTIONS`] at once per connection (4400 beyond); at most
+//! [`BUFFERED`] messages waiting for a client, and a write that does not finish within
+//! [`WRITE_TIMEOUT`]: a client that does not keep up is closed at once ([`TOO_SLOW`], 1008,
+//! which `graphql-ws` clients do not retry) and everything queued for it dropped, instead of
+//! making the engine grow. The server pings every [`PING_EVERY`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -33,6 +35,19 @@ pub const BUFFERED: usize = 256;
 
 /// How long a client has to send `connection_init`.
 const INIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest one message may take to hand to the socket before its client counts as gone.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the close of a too slow client may take to send before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// How often the server pings the client (`graphql-transport-ws`'s `ping`).
+pub const PING_EVERY: Duration = Duration::from_secs(15);
+
+/// The close code and reason for a client too slow to take its events (1008, policy
+/// violation: `graphql-ws` does not reconnect on it, so events are never silently lost).
+pub const TOO_SLOW: (u16, &str) = (1008, "the client is too slow to take its events");
 
 /// Upgrades to a `graphql-transport-ws` connection served by `engine`.
 pub fn upgrade(
@@ -135,11 +150,34 @@ async fn serve(
         return;
     }
     let (outgoing, mut queue) = tokio::sync::mpsc::channel::<Message>(BUFFERED);
-    let writer = tokio::spawn(async move {
-        while let Some(message) = queue.recv().await {
-            let closing = matches!(message, Message::Close(_));
-            if sink.send(message).await.is_err() || closing {
-                break;
+    // Told when a subscription finds the queue full: the writer closes the client at once.
+    let slow = Arc::new(tokio::sync::Notify::new());
+    let mut writer = tokio::spawn({
+        let slow = slow.clone();
+        async move {
+            let start = tokio::time::Instant::now() + PING_EVERY;
+            let mut pings = tokio::time::interval_at(start, PING_EVERY);
+            loop {
+                let message = tokio::select! {
+                    biased;
+                    () = slow.notified() => {
+                        // Dropped with the socket: whatever was queued for this client.
+                        let (code, reason) = TOO_SLOW;
+                        let _ = tokio::time::timeout(CLOSE_GRACE, sink.send(close(code, reason))).await;
+                        tracing::info!(code, "a WebSocket client too slow to take its events was closed");
+                        break;
+                    }
+                    message = queue.recv() => match message {
+                        Some(message) => message,
+                        None => break,
+                    },
+                    _ = pings.tick() => text(json!({ "type": "ping" })),
+                };
+                let closing = matches!(message, Message::Close(_));
+                match tokio::time::timeout(WRITE_TIMEOUT, sink.send(message)).await {
+                    Ok(Ok(())) if !closing => {}
+                    _ => break,
+                }
             }
         }
     });
@@ -151,7 +189,19 @@ async fn serve(
         return;
     }
     let mut running: HashMap<String, tokio::task::AbortHandle> = HashMap::new();
-    while let Some(Ok(message)) = stream.next().await {
+    let mut writer_ended = false;
+    loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            _ = &mut writer => {
+                // The client was closed (too slow, or its socket broke): nothing more to read.
+                writer_ended = true;
+                break;
+            }
+        };
+        let Some(Ok(message)) = message else {
+            break;
+        };
         let Message::Text(body) = message else {
             if matches!(message, Message::Close(_)) {
                 break;
@@ -190,7 +240,13 @@ async fn serve(
                 }
                 let payload = parsed.get("payload").cloned().unwrap_or(Value::Null);
                 let request = request_of(&payload, caller.clone(), forward.clone(), peer);
-                let task = tokio::spawn(run(engine.clone(), id.clone(), request, outgoing.clone()));
+                let task = tokio::spawn(run(
+                    engine.clone(),
+                    id.clone(),
+                    request,
+                    outgoing.clone(),
+                    slow.clone(),
+                ));
                 running.insert(id, task.abort_handle());
             }
             _ => {
@@ -203,7 +259,9 @@ async fn serve(
         task.abort();
     }
     drop(outgoing);
-    let _ = writer.await;
+    if !writer_ended {
+        let _ = writer.await;
+    }
 }
 
 /// The engine request of a `subscribe` payload.
@@ -243,24 +301,20 @@ fn request_of(
 }
 
 /// One subscription: its events as `next`s, then `complete`; a refusal as `error`. A client
-/// too slow to take them is closed.
+/// too slow to take them is closed (`slow`).
 async fn run(
     engine: Arc<Engine>,
     id: String,
     request: Request,
     outgoing: tokio::sync::mpsc::Sender<Message>,
+    slow: Arc<tokio::sync::Notify>,
 ) {
     let send = |message: Message| match outgoing.try_send(message) {
         Ok(()) => true,
         Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-            // The queue is full: the client does not keep up. The close jumps no queue, so
-            // the writer is told by dropping what is queued as the socket ends.
-            let closer = outgoing.clone();
-            tokio::spawn(async move {
-                let _ = closer
-                    .send(close(4408, "the client is too slow to take its events"))
-                    .await;
-            });
+            // The queue is full: the client does not keep up. The writer closes it at once,
+            // ahead of what is queued.
+            slow.notify_one();
             false
         }
         Err(_) => false,

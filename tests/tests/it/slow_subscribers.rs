@@ -1,8 +1,9 @@
 //! A WebSocket subscriber too slow for its events: it stops reading while its subscriptions'
-//! messages pile up. The engine queues at most 256 messages for a connection; past them it ends
-//! each subscription whose next message finds the queue full (its socket to the subgraph is
-//! closed at once) and queues a close with 4408 behind what waits, so the client reads that
-//! backlog, then the close. Other clients are served meanwhile.
+//! messages pile up. The engine queues at most 256 messages for a connection; when a message
+//! finds the queue full it closes the connection at once (1008, if the close still fits in the
+//! socket) and drops what was queued, ending every subscription of it (their sockets to the
+//! subgraph are closed). The client reads what the sockets' buffers held, then the end. Other
+//! clients are served meanwhile.
 //!
 //! Deterministic by construction: the engine's listening socket (whose send buffer the sockets
 //! it accepts inherit) and the client's socket have small kernel buffers, so little besides the
@@ -222,8 +223,8 @@ async fn a_subscriber_that_stops_reading_is_ended_and_others_are_served() {
         .await;
     assert!(page["data"]["product"]["name"].is_string(), "{page}");
 
-    // The slow client now reads: what the engine had queued (and the sockets held), then the
-    // close, and nothing of what came after.
+    // The slow client now reads: what the sockets held, then the end; nothing the engine had
+    // queued, and nothing of what came after.
     let mut delivered = 0;
     let closed = loop {
         match read_frame(&mut slow).await {
@@ -237,14 +238,16 @@ async fn a_subscriber_that_stops_reading_is_ended_and_others_are_served() {
     eprintln!(
         "slow subscriber: {delivered} of {produced} messages delivered before the close {closed:?}"
     );
-    assert_eq!(
-        closed,
-        (4408, "the client is too slow to take its events".to_owned())
-    );
-    // The engine's queue, full, and the few dozen messages the sockets' small buffers held:
-    // nothing of the later changes was kept for it.
+    // The close frame, when it still fitted in the socket; else the connection simply ends.
     assert!(
-        (QUEUED..=QUEUED + SUBSCRIPTIONS).contains(&delivered),
+        closed == (1008, "the client is too slow to take its events".to_owned())
+            || closed.0 == 1006,
+        "{closed:?}"
+    );
+    // Only the few dozen messages the sockets' small buffers held: the engine's queue was
+    // dropped with the connection.
+    assert!(
+        delivered < QUEUED,
         "{delivered} of {produced} messages delivered"
     );
     stack.stop().await;
