@@ -1,4 +1,7 @@
-//! `cargo run --release`: the whole stack on loopback, data under `./data`.
+//! `cargo run --release`: the whole stack on loopback, data under `./data`;
+//! `tributary watch-order`: a customer's orders followed live through a running stack.
+
+mod watch;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -14,8 +17,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Runs every Tributary service in one process.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    /// Without a command, the stack runs; the options below are the stack's.
+    #[command(subcommand)]
+    command: Option<Command>,
     /// Address every server binds to.
     #[arg(long, env = "TRIBUTARY_HOST", default_value = "127.0.0.1")]
     host: IpAddr,
@@ -50,9 +56,22 @@ struct Args {
     tokens: subgraph_kit::TokenArgs,
 }
 
+/// What `tributary` does besides running the stack.
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Follows the signed-in customer's orders live through a running stack, one line per
+    /// status change (Server-Sent Events).
+    WatchOrder(watch::WatchArgs),
+}
+
 fn main() -> ExitCode {
-    let args = Args::parse();
-    tributary_process::run("tributary", || run(args))
+    let mut args = Args::parse();
+    match args.command.take() {
+        Some(Command::WatchOrder(watch)) => {
+            tributary_process::run("tributary watch-order", || watch::run(watch))
+        }
+        None => tributary_process::run("tributary", || run(args)),
+    }
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
