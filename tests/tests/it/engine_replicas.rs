@@ -121,3 +121,70 @@ async fn changes_made_through_one_engine_reach_a_watcher_on_another_once() {
         .expect("the test's streams are deleted");
     stack.stop().await;
 }
+
+#[tokio::test]
+async fn a_watcher_resumes_on_another_engine_and_replica_after_the_last_event_it_had() {
+    let stack = TestStack::sqlite().await;
+    let prefix = fresh_prefix();
+    let shutdown = CancellationToken::new();
+    let one = Replica::start(&stack, nats_bus(&prefix, &shutdown).await).await;
+    let two = Replica::start(&stack, nats_bus(&prefix, &shutdown).await).await;
+    let engine = |orders: String| {
+        stack.counted_bff_with(Bff::Web, Environment::Development, move |config| {
+            config.subgraphs.urls.insert("orders".to_owned(), orders);
+        })
+    };
+    let a = engine(one.url.clone()).await;
+    let b = engine(two.url.clone()).await;
+    let ada = stack.login("ada@example.com").await;
+    let staff = admin();
+    let watch = |url: String, last: Option<String>| {
+        let mut request = stack
+            .http()
+            .post(url)
+            .header("accept", "text/event-stream")
+            .bearer_auth(&ada)
+            .json(&json!({ "query": WATCH, "variables": { "id": "1" } }));
+        if let Some(last) = last {
+            request = request.header("last-event-id", last);
+        }
+        request.send()
+    };
+    let status = |event: &(String, serde_json::Value)| {
+        event.1["data"]["orderStatusChanged"]["status"].clone()
+    };
+
+    let mut first = watch(a.url().to_owned(), None)
+        .await
+        .expect("engine A answers");
+    tokio::time::sleep(SETTLE).await;
+    gql_at(&stack, b.url(), &staff, ADVANCE, json!({ "id": "1" })).await;
+    let heard = crate::live_orders::identified_events(&mut first, 1).await;
+    assert_eq!(status(&heard[0]), "PAID");
+    let last = heard[0].0.clone();
+    drop(first);
+    for _ in 0..2 {
+        gql_at(&stack, b.url(), &staff, ADVANCE, json!({ "id": "1" })).await;
+    }
+    // The same id means the same place on JetStream to every replica: engine B, on replica
+    // two, replays what engine A's client missed.
+    let mut resumed = watch(b.url().to_owned(), Some(last))
+        .await
+        .expect("engine B answers");
+    let missed = crate::live_orders::identified_events(&mut resumed, 2).await;
+    assert_eq!(
+        missed.iter().map(status).collect::<Vec<_>>(),
+        ["PREPARING", "OUT_FOR_DELIVERY"]
+    );
+
+    drop((resumed, a, b));
+    one.stop().await;
+    two.stop().await;
+    let cleaner = nats_bus(&prefix, &shutdown).await;
+    shutdown.cancel();
+    cleaner
+        .delete_streams(Orders::TOPICS)
+        .await
+        .expect("the test's streams are deleted");
+    stack.stop().await;
+}

@@ -332,7 +332,10 @@ async fn a_web_page_watches_with_its_session_cookie_from_its_own_origin_only() {
 }
 
 /// Reads SSE events as `(id, data)` until `count` `next` events arrived.
-async fn identified_events(response: &mut reqwest::Response, count: usize) -> Vec<(String, Value)> {
+pub(crate) async fn identified_events(
+    response: &mut reqwest::Response,
+    count: usize,
+) -> Vec<(String, Value)> {
     let mut buffer = String::new();
     let mut out = Vec::new();
     while out.len() < count {
