@@ -1,8 +1,10 @@
-//! A JavaScript app's subscription client against the engine: `tests/node/subscribe.mjs` runs
-//! the `graphql-ws` library (over `ws`) against the web BFF, as a browser or a Node service
-//! would, and the test reads what it printed. A customer watching the order they just placed
+//! JavaScript apps' clients against the engine, run by Node as a browser or a Node service
+//! would, the test reading what they printed. `tests/node/subscribe.mjs` runs the `graphql-ws`
+//! library (over `ws`) against the web BFF: a customer watching the order they just placed
 //! hears each status staff give it once, in order, with its federated fields; a bad token is
-//! refused with the close code `graphql-ws` reports.
+//! refused with the close code `graphql-ws` reports. `tests/node/defer.mjs` runs Apollo Client
+//! on the deferred product page: it reads the engine's `multipart/mixed` answer and shows the
+//! product before its slow reviews.
 //!
 //! The Node packages are installed by `npm ci --prefix tests/node` (`.ci/run` does it); without
 //! them these tests fail, they never skip.
@@ -15,7 +17,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
-use tributary_tests::TestStack;
+use tributary_tests::{Bff, Environment, Fault, TestStack};
 
 use crate::order_events::{ADVANCE, admin, gql_at};
 
@@ -36,11 +38,32 @@ const QUIET: Duration = Duration::from_millis(500);
 /// subscription reaches the orders subgraph's event bus after that, which no client can see.
 const SETTLE: Duration = Duration::from_millis(500);
 
+/// How long the reviews subgraph takes to answer in the deferred product page's test.
+const SLOW_REVIEWS: Duration = Duration::from_millis(800);
+
+/// The product's fields the deferred product page defers with the label `reviews`.
+const REVIEWS: [&str; 3] = ["averageRating", "reviewCount", "reviews"];
+
+/// The `data` of a result of the deferred product page without the product's `product_fields`
+/// and the page's `page_fields`: what a result before those parts came should be.
+fn page_without(result: &Value, product_fields: &[&str], page_fields: &[&str]) -> Value {
+    let mut data = result["data"].clone();
+    let page = &mut data["productPage"];
+    for field in product_fields {
+        page["product"].as_object_mut().map(|p| p.remove(*field));
+    }
+    for field in page_fields {
+        page.as_object_mut().map(|p| p.remove(*field));
+    }
+    data
+}
+
 /// `tests/node`, its packages installed.
 fn node_package() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("node");
+    let modules = dir.join("node_modules");
     assert!(
-        dir.join("node_modules").join("graphql-ws").is_dir(),
+        modules.join("graphql-ws").is_dir() && modules.join("@apollo").join("client").is_dir(),
         "the Node clients' packages are not installed ({} is missing): run \
          `npm ci --prefix tests/node` from the workspace root (Node 20 or later), then the tests",
         dir.join("node_modules").display()
@@ -48,7 +71,7 @@ fn node_package() -> PathBuf {
     dir
 }
 
-/// One run of `subscribe.mjs`.
+/// One run of a script in `tests/node`.
 struct NodeClient {
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
@@ -65,12 +88,21 @@ struct Ended {
 impl NodeClient {
     /// Starts `node subscribe.mjs <url> <token> <order> [events]`.
     fn spawn(url: &str, token: &str, order: &str, events: Option<usize>) -> NodeClient {
+        let events = events.map(|n| n.to_string());
+        let args: Vec<&str> = [url, token, order]
+            .into_iter()
+            .chain(events.as_deref())
+            .collect();
+        NodeClient::run("subscribe.mjs", &args)
+    }
+
+    /// Starts `node <script> <args>…` for a script in `tests/node`.
+    fn run(script: &str, args: &[&str]) -> NodeClient {
         let dir = node_package();
         let mut command = Command::new("node");
         command
-            .arg(dir.join("subscribe.mjs"))
-            .args([url, token, order])
-            .args(events.map(|n| n.to_string()))
+            .arg(dir.join(script))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -240,5 +272,84 @@ async fn a_graphql_ws_client_with_a_bad_token_is_closed_with_4403() {
     assert_eq!(said["error"]["code"], 4403, "{said}");
     let reason = said["error"]["reason"].as_str().unwrap_or_default();
     assert!(reason.starts_with("UNAUTHENTICATED: "), "{said}");
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn apollo_client_shows_the_product_page_first_and_its_slow_reviews_after() {
+    node_package();
+    let stack = TestStack::sqlite().await;
+    let web = stack.counted_bff(Bff::Web, Environment::Development).await;
+    web.fault("reviews", Fault::Delay(SLOW_REVIEWS));
+    let ended = NodeClient::run(
+        "defer.mjs",
+        &[
+            web.url(),
+            bff_web::PRODUCT_PAGE_DEFERRED,
+            &json!({ "id": "25" }).to_string(),
+        ],
+    )
+    .ended()
+    .await;
+    assert!(
+        ended.status.success(),
+        "{:?}: {}",
+        ended.status,
+        ended.stderr
+    );
+
+    // Apollo Client asked for incremental delivery itself, seeing @defer in the query.
+    let told: Value = serde_json::from_str(ended.stderr.trim())
+        .unwrap_or_else(|e| panic!("{e}: {}", ended.stderr));
+    assert_eq!(
+        told,
+        json!({
+            "request": { "accept": "multipart/mixed;deferSpec=20220824,application/json" },
+            "response": {
+                "status": 200,
+                "contentType": "multipart/mixed; boundary=\"graphql\"; deferSpec=20220824",
+            },
+        })
+    );
+
+    // The app shows the product while the reviews are still on their way.
+    let results = &ended.stdout;
+    let (Some(first), Some(last)) = (results.first(), results.last()) else {
+        panic!("no results: {}", ended.stderr);
+    };
+    let at = |result: &Value| Duration::from_millis(result["ms"].as_u64().unwrap_or(u64::MAX));
+    assert!(
+        at(first) < SLOW_REVIEWS - Duration::from_millis(100),
+        "the page waited for its reviews: {results:?}"
+    );
+    assert_eq!(
+        first["data"]["productPage"]["product"]["name"], "Dark Roast Coffee Beans",
+        "{first}"
+    );
+    assert_eq!(first["loading"], false, "{first}");
+
+    // Then the recommendations and the reviews, each merged into the page as it came. (Apollo
+    // Client takes a part as whole once the delimiter after it arrives, and the engine sends
+    // that with the next part: so the recommendations, ready with the product, show with the
+    // reviews, and their time is not asserted.)
+    assert_eq!(results.len(), 3, "{results:?}");
+    assert!(at(last) >= SLOW_REVIEWS, "{results:?}");
+    // The first result is the whole page but for its deferred parts.
+    assert_eq!(
+        first["data"],
+        page_without(last, &REVIEWS, &["recommended"]),
+        "{results:?}"
+    );
+    assert_eq!(
+        results[1]["data"],
+        page_without(last, &REVIEWS, &[]),
+        "{results:?}"
+    );
+    let product = &last["data"]["productPage"]["product"];
+    assert!(product["averageRating"].is_number(), "{last}");
+    assert_eq!(product["reviewCount"], 3, "{last}");
+    assert_eq!(product["reviews"][0]["author"]["username"], "ken", "{last}");
+    let recommended = last["data"]["productPage"]["recommended"].as_array();
+    assert_eq!(recommended.map(Vec::len), Some(4), "{last}");
     stack.stop().await;
 }
