@@ -292,21 +292,21 @@ fn accepts_multipart(headers: &HeaderMap) -> bool {
 const BOUNDARY: &[u8] = b"\r\n--graphql";
 
 /// A response delivered in parts as `multipart/mixed` (`deferSpec=20220824`): each payload
-/// one JSON part, sent as soon as it is ready, then the closing boundary.
+/// one JSON part, sent as soon as it is ready together with the boundary after it (clients
+/// take a part as complete when the next boundary arrives), then the closing `--`.
 fn multipart(parts: crate::request::PartStream) -> HttpResponse {
     use futures::StreamExt;
-    let body = parts
-        .map(|payload| {
+    let opening = futures::stream::once(async { Ok(Bytes::from_static(BOUNDARY)) });
+    let body = opening
+        .chain(parts.map(|payload| {
             let mut chunk = bytes::BytesMut::with_capacity(payload.len() + 64);
-            chunk.extend_from_slice(BOUNDARY);
             chunk.extend_from_slice(b"\r\ncontent-type: application/json; charset=utf-8\r\n\r\n");
             chunk.extend_from_slice(&payload);
+            chunk.extend_from_slice(BOUNDARY);
             Ok::<_, std::convert::Infallible>(chunk.freeze())
-        })
+        }))
         .chain(futures::stream::once(async {
-            let mut end = BOUNDARY.to_vec();
-            end.extend_from_slice(b"--\r\n");
-            Ok(Bytes::from(end))
+            Ok(Bytes::from_static(b"--\r\n"))
         }));
     let mut http = axum::body::Body::from_stream(body).into_response();
     http.headers_mut().insert(

@@ -328,11 +328,15 @@ async fn apollo_client_shows_the_product_page_first_and_its_slow_reviews_after()
     );
     assert_eq!(first["loading"], false, "{first}");
 
-    // Then the recommendations and the reviews, each merged into the page as it came. (Apollo
-    // Client takes a part as whole once the delimiter after it arrives, and the engine sends
-    // that with the next part: so the recommendations, ready with the product, show with the
-    // reviews, and their time is not asserted.)
+    // Then the recommendations and the reviews, each merged into the page as it came. Apollo
+    // Client takes a part as whole once the delimiter after it arrives; the engine sends each
+    // part with the delimiter after it, so the recommendations, ready with the product, show
+    // before the slow reviews.
     assert_eq!(results.len(), 3, "{results:?}");
+    assert!(
+        at(&results[1]) < SLOW_REVIEWS - Duration::from_millis(100),
+        "the recommendations waited for the reviews: {results:?}"
+    );
     assert!(at(last) >= SLOW_REVIEWS, "{results:?}");
     // The first result is the whole page but for its deferred parts.
     assert_eq!(
