@@ -99,6 +99,16 @@ impl EventId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// An id as [`EventId::as_str`] wrote it (an outbox row keeps it so that every publish of
+    /// the row carries it): 32 lowercase hex digits, else `None`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let well_formed = text.len() == 32
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+        well_formed.then(|| EventId(text.to_owned()))
+    }
 }
 
 impl Default for EventId {
@@ -415,13 +425,31 @@ impl EventBus {
         Ok(subject)
     }
 
+    /// The first token of every subject on this bus (see [`NATS_SUBJECT_PREFIX`]).
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
     /// Publishes `event` under a fresh id and returns the id. On NATS it returns once JetStream
     /// stored the event (the stream's own subscribers, this replica's included, get it from
     /// there); in process once the local subscribers have it.
     pub async fn publish<E: Event>(&self, event: &E) -> Result<EventId, EventError> {
-        let subject = self.subject_of(event)?;
         let id = EventId::new();
-        let body = serde_json::to_vec(&Outgoing { id: &id, event })?;
+        self.publish_with_id(event, &id).await?;
+        Ok(id)
+    }
+
+    /// Publishes `event` under `id`, chosen beforehand (a transactional outbox stores it with
+    /// the change): publishing one id again is harmless, since JetStream stores it once within
+    /// its duplicate window (two minutes) and every subscription drops an id it has delivered.
+    /// Returns as [`EventBus::publish`] does.
+    pub async fn publish_with_id<E: Event>(
+        &self,
+        event: &E,
+        id: &EventId,
+    ) -> Result<(), EventError> {
+        let subject = self.subject_of(event)?;
+        let body = serde_json::to_vec(&Outgoing { id, event })?;
         match &self.inner.nats {
             None => {
                 let sequence = self
@@ -439,11 +467,11 @@ impl EventBus {
                 if !nats.topics.contains(&E::TOPIC) {
                     return Err(EventError::Unopened(E::TOPIC.name));
                 }
-                publish_acknowledged(&nats.jetstream, &subject, &id, body).await?;
+                publish_acknowledged(&nats.jetstream, &subject, id, body).await?;
             }
         }
         tracing::debug!(%subject, event_id = %id, "event published");
-        Ok(id)
+        Ok(())
     }
 
     /// Subscribes to the events of `E` whose subject below the topic matches `filter` (NATS
@@ -847,6 +875,29 @@ mod tests {
             ids.push(all.next().await.expect("an event").event.id);
         }
         assert_eq!(ids, [1, 2, 1]);
+    }
+
+    #[tokio::test]
+    async fn an_event_published_again_under_its_id_is_delivered_once() {
+        let bus = EventBus::in_process();
+        let mut all = bus.subscribe::<Ping>("*.ping").expect("a subscription");
+        let id = EventId::new();
+        let stored = EventId::parse(id.as_str()).expect("an id reads back");
+        assert_eq!(stored, id);
+        for bad in ["", "xyz", &id.as_str().to_uppercase(), &format!("{id}0")] {
+            assert_eq!(EventId::parse(bad), None, "{bad}");
+        }
+        bus.publish_with_id(&Ping { id: 1 }, &id)
+            .await
+            .expect("published");
+        bus.publish_with_id(&Ping { id: 1 }, &stored)
+            .await
+            .expect("published again");
+        let fresh = bus.publish(&Ping { id: 2 }).await.expect("published");
+        let first = all.next().await.expect("an event");
+        assert_eq!((first.id, first.event), (id, Ping { id: 1 }));
+        let next = all.next().await.expect("an event");
+        assert_eq!(next.id, fresh, "the repeat was dropped");
     }
 
     #[tokio::test]

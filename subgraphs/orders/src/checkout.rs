@@ -17,7 +17,8 @@
 //!
 //! Cancellation holds the order under the same lease while inventory takes its stock back, so
 //! the order cannot move on (`lifecycle`) meanwhile: it is never out for delivery with its stock
-//! released. Placing and cancelling announce the new status on the event bus.
+//! released. Placing and cancelling announce the new status through the outbox
+//! (`lifecycle::change_status`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -27,13 +28,13 @@ use chrono::{SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, TransactionTrait,
+    QueryFilter, TransactionTrait, UpdateMany,
 };
 use subgraph_kit::db::is_unique_violation;
 use subgraph_kit::{Code, EventBus, ResultExt, error, input};
 
 use crate::entity::{order, order_line};
-use crate::lifecycle::{announce, cancellable, words};
+use crate::lifecycle::{cancellable, change_status, words};
 use crate::upstream::{Price, ReserveError, Upstream};
 
 /// The most lines one checkout may hold.
@@ -297,7 +298,10 @@ async fn finish(
     let reservation = reservation_id(&pending);
     match upstream.reserve(&reservation, lines).await {
         Ok(()) => {
-            let placed_here = set_status(db, pending.id, order::PENDING, order::PLACED)
+            // Whoever placed it (this request, or a retry that took the order over) wrote its
+            // event.
+            let place = set_status(pending.id, order::PENDING, order::PLACED);
+            change_status(db, events, place, &pending, order::PLACED)
                 .await
                 .internal("placing an order")?;
             let placed = order::Entity::find_by_id(pending.id)
@@ -305,12 +309,7 @@ async fn finish(
                 .await
                 .internal("reading a placed order")?;
             match placed {
-                Some(order) => {
-                    if placed_here {
-                        announce(events, &order, order::PENDING).await;
-                    }
-                    Ok(order)
-                }
+                Some(order) => Ok(order),
                 None => {
                     // Only if this request overran its lease and a retry took over and failed.
                     if let Err(err) = upstream.release(&reservation).await {
@@ -420,17 +419,14 @@ async fn remove_pending(db: &DatabaseConnection, id: i64) -> async_graphql::Resu
         .map(|_| ())
 }
 
-/// Moves an order from one status to another in one statement, ending any lease on it; false
-/// when it was not in `from`.
-async fn set_status(db: &DatabaseConnection, id: i64, from: &str, to: &str) -> Result<bool, DbErr> {
-    let updated = order::Entity::update_many()
+/// The statement that moves an order from one status to another, ending any lease on it; it
+/// moves nothing when the order was not in `from`.
+fn set_status(id: i64, from: &str, to: &str) -> UpdateMany<order::Entity> {
+    order::Entity::update_many()
         .col_expr(order::Column::Status, Expr::value(to))
         .col_expr(order::Column::LeaseExpiresMs, Expr::value(0i64))
         .filter(order::Column::Id.eq(id))
         .filter(order::Column::Status.eq(from))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected == 1)
 }
 
 /// Cancels one of `customer`'s orders before it leaves for delivery and returns its stock:
@@ -478,7 +474,8 @@ pub(crate) async fn cancel(
         let_go(db, &order).await?;
         return Err(err);
     }
-    if !set_status(db, id, &order.status, order::CANCELLED)
+    let cancel = set_status(id, &order.status, order::CANCELLED);
+    if !change_status(db, events, cancel, &order, order::CANCELLED)
         .await
         .internal("cancelling an order")?
     {
@@ -497,7 +494,6 @@ pub(crate) async fn cancel(
         .await
         .internal("reading a cancelled order")?
         .ok_or_else(not_found)?;
-    announce(events, &cancelled, &order.status).await;
     Ok(cancelled)
 }
 

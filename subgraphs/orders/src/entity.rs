@@ -1,5 +1,5 @@
-//! The `orders` and `order_lines` tables, and the outbound webhooks' `webhook_endpoints` and
-//! `webhook_deliveries`.
+//! The `orders` and `order_lines` tables, the `order_events_outbox` of their status events, and
+//! the outbound webhooks' `webhook_endpoints` and `webhook_deliveries`.
 
 // sea-orm's derives generate `pub` items, so the modules are private and the lint is quiet here.
 #[allow(unreachable_pub)]
@@ -76,6 +76,39 @@ pub(crate) mod order_line {
         pub quantity: i32,
         /// The catalog's price per unit at checkout, in cents of the order's `currency`.
         pub unit_price_cents: i32,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[allow(unreachable_pub)]
+pub(crate) mod outbox_event {
+    use sea_orm::entity::prelude::*;
+
+    /// One order event, written in the transaction of the change it tells of and published
+    /// after the commit (see `outbox`); deleted an hour after it was published.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "order_events_outbox")]
+    pub struct Model {
+        /// Increasing with each change: the relay publishes in this order.
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        /// The event's id, the same on every publish of the row (JetStream's `Nats-Msg-Id`).
+        pub event_id: String,
+        /// The whole subject it goes on (`tributary.orders.42.status`): its prefix names the
+        /// bus it was written for, and only that bus's relays publish it.
+        pub subject: String,
+        /// The order it tells of.
+        pub order_id: i64,
+        /// The event as JSON (a `StatusChanged`).
+        pub payload: String,
+        /// When it was written.
+        pub created_at: DateTimeUtc,
+        /// When it was marked published, once a bus accepted it; null until then.
+        pub published_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -7,9 +7,10 @@
 //! subgraph for them, and reserves stock through the inventory subgraph's internal
 //! `reserveStock` with a service token, so orders never reads another subgraph's tables.
 //! Every operation acts for the signed-in user only (staff's `advanceOrder` aside); an order
-//! still being checked out (`PENDING`) is invisible. Every status change is published on the
-//! kit's event bus (topic `orders`), which the subscriptions read: in process, or
-//! on NATS JetStream so that every replica hears every change. With endpoints configured
+//! still being checked out (`PENDING`) is invisible. Every status change writes its event to an
+//! outbox table in its own transaction and publishes it from there on the kit's event bus
+//! (topic `orders`), which the subscriptions read: in process, or on NATS JetStream so that
+//! every replica hears every change. With endpoints configured
 //! ([`webhooks::ORDER_WEBHOOKS`]), every change is also POSTed to them, signed.
 //!
 //! # Layout
@@ -19,6 +20,8 @@
 //! - `checkout`: the rules behind checkout (idempotent per customer and key, under a lease) and
 //!   cancellation.
 //! - `lifecycle`: the statuses and their transitions, the courier simulation, the status event.
+//! - `outbox`: status events written with their change, published after the commit, and the
+//!   relay that publishes what was left unpublished.
 //! - `loader`: the batch loaders behind the queries.
 //! - `upstream`: the calls to catalog and inventory.
 //! - [`webhooks`]: status events POSTed to outside endpoints, their retries and dead letters.
@@ -32,6 +35,7 @@ mod lifecycle;
 mod loader;
 mod migration;
 mod mutation;
+mod outbox;
 mod query;
 mod seed;
 mod subscription;
@@ -104,9 +108,10 @@ pub async fn reconcile(deps: &Deps) -> async_graphql::Result<usize> {
     checkout::reconcile(&deps.db, &upstream).await
 }
 
-/// Reconciles abandoned checkouts, runs the courier simulation when [`COURIER_EVERY`] asks for
-/// it and the webhooks when [`webhooks::ORDER_WEBHOOKS`] lists endpoints (a value that does not
-/// parse is logged and leaves the feature off), until `shutdown`.
+/// Reconciles abandoned checkouts, relays the order events left in the outbox, runs the courier
+/// simulation when [`COURIER_EVERY`] asks for it and the webhooks when
+/// [`webhooks::ORDER_WEBHOOKS`] lists endpoints (a value that does not parse is logged and
+/// leaves the feature off), until `shutdown`.
 async fn upkeep(deps: Deps, events: EventBus, shutdown: CancellationToken) {
     let courier_every = std::env::var(COURIER_EVERY).unwrap_or_default();
     let couriers = async {
@@ -133,10 +138,13 @@ async fn upkeep(deps: Deps, events: EventBus, shutdown: CancellationToken) {
             tracing::error!(error = %err, "order webhooks stopped");
         }
     };
+    // The relay comes last: `join!` polls in order, so the webhooks subscribe before the
+    // relay publishes what a crash left.
     tokio::join!(
         reconcile_until(deps.clone(), shutdown.clone()),
         couriers,
-        hooks
+        hooks,
+        outbox::relay(deps.db.clone(), events.clone(), shutdown.clone())
     );
 }
 

@@ -5,8 +5,9 @@
 //! a time; its customer may cancel it until it leaves for delivery. Each step is one
 //! compare-and-set statement (from the status read, and only while no cancellation holds the
 //! order), so two steps never skip a status and an order never leaves with its stock released.
-//! Whoever makes a change publishes a [`StatusChanged`] on the event bus afterwards; a publish
-//! that fails is logged and the change stands (the bus retries before giving up).
+//! Every change goes through [`change_status`], which writes its [`StatusChanged`] to the
+//! outbox in the change's transaction and publishes it after the commit (see `outbox`): a
+//! committed change always has its event, even when the process dies before publishing it.
 
 use std::time::Duration;
 
@@ -14,13 +15,15 @@ use async_graphql::Enum;
 use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, UpdateMany,
 };
 use serde::{Deserialize, Serialize};
 use subgraph_kit::events::{Event, Topic};
 use subgraph_kit::{Code, EventBus, ResultExt, error};
 
 use crate::entity::order;
+use crate::outbox::{self, OutboxError};
 
 /// The topic of order events: subjects `<prefix>.orders.<order id>.status`.
 pub(crate) const ORDERS: Topic = Topic { name: "orders" };
@@ -107,27 +110,47 @@ impl Event for StatusChanged {
     }
 }
 
-/// Publishes that `changed` now stands where it is, having left `previous` (a stored status);
-/// a failure is logged, never returned: the change is already made.
-pub(crate) async fn announce(events: &EventBus, changed: &order::Model, previous: &str) {
-    let Some(status) = OrderStatus::from_db(&changed.status) else {
-        return;
-    };
-    let event = StatusChanged {
-        order_id: changed.id,
-        customer_id: changed.customer_id,
-        status,
-        previous: OrderStatus::from_db(previous),
-        at: Utc::now().trunc_subsecs(6),
-    };
-    match events.publish(&event).await {
-        Ok(id) => {
-            tracing::info!(order = changed.id, status = %changed.status, event_id = %id, "order status changed")
-        }
-        Err(err) => {
-            tracing::error!(order = changed.id, status = %changed.status, error = %err, "publishing an order's status change failed")
-        }
+impl StatusChanged {
+    /// The event of `order` (as read before the change) moving to `to`, a stored status;
+    /// `None` for a status no client sees.
+    fn new(order: &order::Model, to: &str) -> Option<Self> {
+        Some(StatusChanged {
+            order_id: order.id,
+            customer_id: order.customer_id,
+            status: OrderStatus::from_db(to)?,
+            previous: OrderStatus::from_db(&order.status),
+            at: Utc::now().trunc_subsecs(6),
+        })
     }
+}
+
+/// Makes a status change of `order` (as read before it) to `to`: runs `change`, the one
+/// conditional statement that moves it, and writes its event to the outbox in the same
+/// transaction; once committed, publishes the event. False, with nothing written, when
+/// `change` moved no order (it was elsewhere, or held).
+pub(crate) async fn change_status(
+    db: &DatabaseConnection,
+    events: &EventBus,
+    change: UpdateMany<order::Entity>,
+    order: &order::Model,
+    to: &str,
+) -> Result<bool, OutboxError> {
+    let txn = db.begin().await?;
+    // The update is the first statement, so SQLite takes its write lock up front.
+    if change.exec(&txn).await?.rows_affected != 1 {
+        txn.rollback().await?;
+        return Ok(false);
+    }
+    let recorded = match StatusChanged::new(order, to) {
+        Some(event) => Some(outbox::record(&txn, events, event).await?),
+        None => None,
+    };
+    txn.commit().await?;
+    if let Some(recorded) = recorded {
+        tracing::info!(order = order.id, status = to, event_id = %recorded.id(), "order status changed");
+        outbox::publish(db, events, recorded).await;
+    }
+    Ok(true)
 }
 
 /// Moves an order one step on (staff's `advanceOrder`) and announces it. `NOT_FOUND` for an
@@ -154,7 +177,7 @@ pub(crate) async fn advance(
             ),
         ));
     };
-    if !step(db, id, &current.status, to)
+    if !change_status(db, events, step(id, &current.status, to), &current, to)
         .await
         .internal("advancing an order")?
     {
@@ -168,21 +191,17 @@ pub(crate) async fn advance(
         .await
         .internal("reading an advanced order")?
         .ok_or_else(not_found)?;
-    announce(events, &moved, &current.status).await;
     Ok(moved)
 }
 
-/// Moves an order from `from` to `to` in one statement unless a cancellation holds it (its
-/// lease runs); false when it was elsewhere or held.
-async fn step(db: &DatabaseConnection, id: i64, from: &str, to: &str) -> Result<bool, DbErr> {
-    let updated = order::Entity::update_many()
+/// The statement that moves an order from `from` to `to` unless a cancellation holds it (its
+/// lease runs); it moves nothing when the order was elsewhere or held.
+fn step(id: i64, from: &str, to: &str) -> UpdateMany<order::Entity> {
+    order::Entity::update_many()
         .col_expr(order::Column::Status, Expr::value(to))
         .filter(order::Column::Id.eq(id))
         .filter(order::Column::Status.eq(from))
         .filter(order::Column::LeaseExpiresMs.lte(Utc::now().timestamp_millis()))
-        .exec(db)
-        .await?;
-    Ok(updated.rows_affected == 1)
 }
 
 /// One round of the courier simulation: every order on its way (placed to out for delivery)
@@ -191,7 +210,7 @@ async fn step(db: &DatabaseConnection, id: i64, from: &str, to: &str) -> Result<
 pub(crate) async fn courier_round(
     db: &DatabaseConnection,
     events: &EventBus,
-) -> Result<usize, DbErr> {
+) -> Result<usize, OutboxError> {
     let on_the_way = order::Entity::find()
         .filter(order::Column::Status.is_in([
             order::PLACED,
@@ -208,13 +227,8 @@ pub(crate) async fn courier_round(
         let Some(to) = next(&current.status) else {
             continue;
         };
-        if step(db, current.id, &current.status, to).await? {
-            let from = current.status.clone();
-            let changed = order::Model {
-                status: to.to_owned(),
-                ..current
-            };
-            announce(events, &changed, &from).await;
+        let change = step(current.id, &current.status, to);
+        if change_status(db, events, change, &current, to).await? {
             moved += 1;
         }
     }

@@ -12,6 +12,7 @@ impl MigratorTrait for Migrator {
             Box::new(CreateOrders),
             Box::new(CreateOrderLines),
             Box::new(CreateWebhooks),
+            Box::new(CreateOrderEventsOutbox),
         ]
     }
 }
@@ -366,6 +367,100 @@ impl MigrationTrait for CreateWebhooks {
             .await?;
         manager
             .drop_table(Table::drop().table(WebhookEndpoints::Table).to_owned())
+            .await
+    }
+}
+
+struct CreateOrderEventsOutbox;
+
+impl MigrationName for CreateOrderEventsOutbox {
+    fn name(&self) -> &str {
+        "m0004_create_order_events_outbox"
+    }
+}
+
+#[derive(DeriveIden)]
+enum OrderEventsOutbox {
+    Table,
+    Id,
+    EventId,
+    Subject,
+    OrderId,
+    Payload,
+    CreatedAt,
+    PublishedAt,
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for CreateOrderEventsOutbox {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(OrderEventsOutbox::Table)
+                    .if_not_exists()
+                    .col(
+                        ColumnDef::new(OrderEventsOutbox::Id)
+                            .big_integer()
+                            .not_null()
+                            .auto_increment()
+                            .primary_key(),
+                    )
+                    .col(
+                        ColumnDef::new(OrderEventsOutbox::EventId)
+                            .string_len(64)
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(OrderEventsOutbox::Subject).text().not_null())
+                    .col(
+                        ColumnDef::new(OrderEventsOutbox::OrderId)
+                            .big_integer()
+                            .not_null(),
+                    )
+                    .col(ColumnDef::new(OrderEventsOutbox::Payload).text().not_null())
+                    .col(
+                        ColumnDef::new(OrderEventsOutbox::CreatedAt)
+                            .timestamp_with_time_zone()
+                            .not_null(),
+                    )
+                    .col(
+                        ColumnDef::new(OrderEventsOutbox::PublishedAt)
+                            .timestamp_with_time_zone()
+                            .null(),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        // One row per event: however often it is published, it is one event.
+        manager
+            .create_index(
+                Index::create()
+                    .name("order_events_outbox_event_id")
+                    .table(OrderEventsOutbox::Table)
+                    .col(OrderEventsOutbox::EventId)
+                    .unique()
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await?;
+        // The relay's questions: which rows are unpublished (null), which were published long
+        // enough ago to delete.
+        manager
+            .create_index(
+                Index::create()
+                    .name("order_events_outbox_published_at")
+                    .table(OrderEventsOutbox::Table)
+                    .col(OrderEventsOutbox::PublishedAt)
+                    .col(OrderEventsOutbox::Id)
+                    .if_not_exists()
+                    .to_owned(),
+            )
+            .await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(OrderEventsOutbox::Table).to_owned())
             .await
     }
 }

@@ -12,6 +12,7 @@ mod keys;
 mod live_orders;
 mod node_clients;
 mod order_events;
+mod order_outbox;
 mod orders;
 mod own_subgraphs;
 mod reviews;

@@ -264,7 +264,7 @@ impl Replica {
     }
 }
 
-fn nats_url() -> String {
+pub(crate) fn nats_url() -> String {
     std::env::var("TEST_NATS_URL")
         .ok()
         .filter(|url| !url.is_empty())

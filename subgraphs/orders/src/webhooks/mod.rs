@@ -15,7 +15,8 @@
 //! Receivers get each event at least once: a replica that dies between the receiver's answer
 //! and recording it leaves the delivery to another once its claim lapses, which sends it again
 //! with the same `x-tributary-event-id`. An event published while no replica listens (the bus
-//! keeps no history for a new subscriber) is never queued.
+//! keeps no history for a new subscriber) is never queued; one a crash left in the outbox is
+//! published later by a replica's relay (its webhooks subscribed first), so it is queued.
 //!
 //! # Layout
 //! - `settings`: the environment's endpoints and retry policy.
