@@ -7,6 +7,7 @@ mod cache;
 mod catalog;
 mod engine_replicas;
 mod faults;
+mod graphiql;
 mod inventory;
 mod keys;
 mod live_orders;
