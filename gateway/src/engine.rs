@@ -264,7 +264,11 @@ impl Engine {
                                     serde_json::Value::Number(number) => Some(number.to_string()),
                                     _ => None,
                                 })
-                                .filter(|id| id.len() <= 64);
+                                // An SSE `id` line cannot hold a line break or NUL; a cursor is
+                                // printable ASCII, or not passed on.
+                                .filter(|id| {
+                                    id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic())
+                                });
                             let body = engine.pipeline.event(&version, &subscribing, payload).await;
                             Streamed { id, body }
                         }

@@ -104,14 +104,8 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
 }
 
 page.on('console', (message) => {
-  const { url: at } = message.location();
-  // Chromium asks every site for /favicon.ico on its own and logs the engine's 404 as the page's
-  // error; the page itself never asks for it.
-  if (new URL(at || 'about:blank').pathname === '/favicon.ico') {
-    return;
-  }
   if (message.type() === 'error' || message.type() === 'warning') {
-    tell({ console: { type: message.type(), text: message.text(), url: at } });
+    tell({ console: { type: message.type(), text: message.text(), url: message.location().url } });
   }
 });
 page.on('pageerror', (error) => tell({ pageerror: error.message }));

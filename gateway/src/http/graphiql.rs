@@ -94,6 +94,7 @@ pub(super) fn page(endpoint: &str, title: &str, examples: &[GraphiqlExample]) ->
 <head>
   <meta charset="utf-8">
   <title>{title} GraphiQL</title>
+  <link rel="icon" href="data:,">
   <style>
     body {{ margin: 0; height: 100vh; display: flex; flex-direction: column; font-family: system-ui, sans-serif; }}
     #bar {{ display: flex; gap: 1.5em; align-items: center; padding: 4px 12px; font-size: 14px; border-bottom: 1px solid #ddd; }}

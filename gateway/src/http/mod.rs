@@ -227,7 +227,9 @@ async fn graphql_post(
     if wants_event_stream(&headers) {
         return event_stream(engine, peer, headers, body).await;
     }
-    let Some(media) = negotiate(&headers) else {
+    // A client that reads only `multipart/mixed` has every answer of a run as one part.
+    let multipart_only = negotiate(&headers).is_none() && accepts_multipart(&headers);
+    let Some(media) = negotiate(&headers).or(multipart_only.then_some(MediaType::Json)) else {
         return not_acceptable();
     };
     let content_type = headers
@@ -275,6 +277,10 @@ async fn graphql_post(
     let response = engine.run(request).await;
     if let Some(parts) = response.parts.as_ref().and_then(|parts| parts.take()) {
         return multipart(parts);
+    }
+    if multipart_only {
+        let body = response.body;
+        return multipart(Box::pin(futures::stream::once(async move { body })));
     }
     respond(media, response, &headers)
 }
@@ -1008,7 +1014,7 @@ async fn event_stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
-        .filter(|id| !id.is_empty() && id.len() <= 64)
+        .filter(|id| !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned);
     match engine.subscribe(request).await {
         Err(response) => respond(media, response, &headers),

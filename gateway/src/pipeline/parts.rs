@@ -16,11 +16,11 @@ use serde_json::{Map, Value as Json, json};
 
 use super::Version;
 use crate::cache::Caches;
-use crate::error::GraphqlError;
+use crate::error::{GraphqlError, PathSegment};
 use crate::execute::{self, Deadline, EntityCache, Value};
 use crate::prepare::Prepared;
-use crate::prepare::defer::{DeferPlan, Deferred};
-use crate::respond::write_selection;
+use crate::prepare::defer::DeferPlan;
+use crate::respond::{Increment, selected, write_deferred, write_selection};
 use crate::transport::Headers;
 
 /// The entity cache as a deferred query may use it, owned.
@@ -47,14 +47,24 @@ pub(super) fn stream(
         let Some(defer) = prepared.defer.as_ref() else {
             return;
         };
-        let reported = Mutex::new(Vec::<String>::new());
+        let delivery = Mutex::new(Delivery::default());
         let on_part = |part: usize, data: &Value, errors: &[GraphqlError], last: bool| {
+            let mut delivery = delivery
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let payload = if part == 0 {
-                initial(&version, &prepared, defer, &variables, data, errors, last)
+                delivery.initial(&version, &prepared, defer, &variables, data, errors, last)
             } else {
                 match defer.fragments.get(part - 1) {
-                    Some(fragment) => subsequent(
-                        &version, &prepared, fragment, &variables, data, errors, last, &reported,
+                    Some(_) => delivery.subsequent(
+                        &version,
+                        &prepared,
+                        defer,
+                        part - 1,
+                        &variables,
+                        data,
+                        errors,
+                        last,
                     ),
                     None => return,
                 }
@@ -86,153 +96,259 @@ pub(super) fn stream(
     futures::stream::select(run, parts).boxed()
 }
 
-/// The initial payload: the selection without its deferred fragments.
-fn initial(
-    version: &Version,
-    prepared: &Prepared,
-    defer: &DeferPlan,
-    variables: &Map<String, Json>,
-    data: &Value,
-    errors: &[GraphqlError],
-    last: bool,
-) -> Bytes {
-    let written = write_selection(
-        &version.supergraph,
-        prepared,
-        &defer.primary.selection_set,
-        variables,
-        data,
-        errors,
-        false,
-    );
-    let mut body = written.body;
-    if body.last() == Some(&b'}') {
-        body.pop();
-        body.extend_from_slice(if last {
-            b",\"hasNext\":false}"
-        } else {
-            b",\"hasNext\":true}"
-        });
-    }
-    Bytes::from(body)
+/// Which part of the response an execution error is delivered with.
+#[derive(Debug, PartialEq)]
+enum Owner {
+    /// The initial payload selects the field it is at.
+    Initial,
+    /// Deferred fragment `i` is the first part to select it.
+    Fragment(usize),
+    /// No part selects it (it has no path, or is at a field fetched only for the plan): the
+    /// first part written after it is seen carries it, without a path.
+    First,
 }
 
-/// A deferred fragment's payload: its fields at each object it applies to, with the errors
-/// under that object (and those without a path not reported before).
-#[allow(clippy::too_many_arguments)]
-fn subsequent(
-    version: &Version,
-    prepared: &Prepared,
-    fragment: &Deferred,
-    variables: &Map<String, Json>,
-    data: &Value,
-    errors: &[GraphqlError],
-    last: bool,
-    reported: &Mutex<Vec<String>>,
-) -> Bytes {
-    let written = write_selection(
-        &version.supergraph,
-        prepared,
-        &fragment.operation.selection_set,
-        variables,
-        data,
-        errors,
-        false,
-    );
-    let response: Json = serde_json::from_slice(&written.body).unwrap_or(Json::Null);
-    let errors: Vec<&Json> = response
-        .get("errors")
-        .and_then(Json::as_array)
-        .map(|errors| errors.iter().collect())
-        .unwrap_or_default();
-    let mut objects = Vec::new();
-    if let Some(data) = response.get("data") {
-        for path in &fragment.paths {
-            objects_at(data, path, &mut Vec::new(), &mut objects);
-        }
-    }
-    let mut pathless: Vec<Json> = Vec::new();
-    {
-        let mut reported = reported
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for error in &errors {
-            if error.get("path").is_none() {
-                let text = error.to_string();
-                if !reported.contains(&text) {
-                    reported.push(text);
-                    pathless.push((*error).clone());
-                }
-            }
-        }
-    }
-    let mut items = Vec::with_capacity(objects.len());
-    for (index, (path, object)) in objects.into_iter().enumerate() {
-        let fields: Map<String, Json> = fragment
-            .keys
-            .iter()
-            .filter_map(|key| Some((key.clone(), object.get(key)?.clone())))
-            .collect();
-        let mut item = Map::new();
-        item.insert("data".to_owned(), Json::Object(fields));
-        let mut under: Vec<Json> = errors
-            .iter()
-            .filter(|error| starts_with(error, &path))
-            .map(|error| (*error).clone())
-            .collect();
-        if index == 0 {
-            under.append(&mut pathless);
-        }
-        item.insert("path".to_owned(), Json::Array(path));
-        if let Some(label) = &fragment.label {
-            item.insert("label".to_owned(), Json::from(label.as_str()));
-        }
-        if !under.is_empty() {
-            item.insert("errors".to_owned(), Json::Array(under));
-        }
-        items.push(Json::Object(item));
-    }
-    let payload = if items.is_empty() {
-        json!({ "hasNext": !last })
-    } else {
-        json!({ "incremental": items, "hasNext": !last })
+fn owner(defer: &DeferPlan, error: &GraphqlError) -> Owner {
+    let Some(path) = error.path.as_deref() else {
+        return Owner::First;
     };
-    Bytes::from(payload.to_string())
+    if selected(&defer.primary.selection_set, path) {
+        return Owner::Initial;
+    }
+    defer
+        .fragments
+        .iter()
+        .position(|fragment| selected(&fragment.operation.selection_set, path))
+        .map_or(Owner::First, Owner::Fragment)
 }
 
-/// The objects at `path` (response keys; lists are expanded), each with its concrete path.
-fn objects_at<'v>(
-    value: &'v Json,
-    path: &[String],
-    at: &mut Vec<Json>,
-    out: &mut Vec<(Vec<Json>, &'v Map<String, Json>)>,
-) {
-    match value {
-        Json::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                at.push(Json::from(index));
-                objects_at(item, path, at, out);
-                at.pop();
+/// An error as delivered, to deliver it once.
+type Delivered = (String, Option<Vec<PathSegment>>);
+
+fn delivered(error: &GraphqlError) -> Delivered {
+    (error.message.clone(), error.path.clone())
+}
+
+/// What a query delivered in parts has sent so far.
+#[derive(Default)]
+struct Delivery {
+    /// The initial payload's data as the client holds it: a fragment is delivered only at the
+    /// objects it has.
+    initial: Json,
+    /// The errors delivered, by message and path.
+    reported: Vec<Delivered>,
+}
+
+impl Delivery {
+    /// The initial payload: the selection without its deferred fragments, with the errors at
+    /// its fields and those no part selects.
+    #[allow(clippy::too_many_arguments)]
+    fn initial(
+        &mut self,
+        version: &Version,
+        prepared: &Prepared,
+        defer: &DeferPlan,
+        variables: &Map<String, Json>,
+        data: &Value,
+        errors: &[GraphqlError],
+        last: bool,
+    ) -> Bytes {
+        let own: Vec<GraphqlError> = errors
+            .iter()
+            .filter(|error| matches!(owner(defer, error), Owner::Initial | Owner::First))
+            .cloned()
+            .collect();
+        let written = write_selection(
+            &version.supergraph,
+            prepared,
+            &defer.primary.selection_set,
+            variables,
+            data,
+            &own,
+            false,
+        );
+        let mut response: Json = serde_json::from_slice(&written.body).unwrap_or(Json::Null);
+        for error in errors {
+            let owner = owner(defer, error);
+            if owner == Owner::Initial {
+                self.reported.push(delivered(error));
+            } else if owner == Owner::First {
+                // Delivered without its path when the client did not select it.
+                self.reported.push(delivered(error));
+                let mut bare = error.clone();
+                bare.path = None;
+                self.reported.push(delivered(&bare));
             }
         }
-        Json::Object(object) => match path.split_first() {
-            None => out.push((at.clone(), object)),
-            Some((key, rest)) => {
-                if let Some(next) = object.get(key) {
-                    at.push(Json::from(key.as_str()));
-                    objects_at(next, rest, at, out);
-                    at.pop();
+        for error in response
+            .get("errors")
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.reported.push(delivered_json(error));
+        }
+        let mut body = written.body;
+        if body.last() == Some(&b'}') {
+            body.pop();
+            body.extend_from_slice(if last {
+                b",\"hasNext\":false}"
+            } else {
+                b",\"hasNext\":true}"
+            });
+        }
+        if let Some(object) = response.as_object_mut() {
+            self.initial = object.remove("data").unwrap_or(Json::Null);
+        }
+        Bytes::from(body)
+    }
+
+    /// Deferred fragment `index`'s payload: its fields at each object it applies to that the
+    /// client holds (a non-null field without a value nulls the fragment there, not above it),
+    /// each with the errors under it; the errors no part selects, not delivered before, go
+    /// with the last.
+    #[allow(clippy::too_many_arguments)]
+    fn subsequent(
+        &mut self,
+        version: &Version,
+        prepared: &Prepared,
+        defer: &DeferPlan,
+        index: usize,
+        variables: &Map<String, Json>,
+        data: &Value,
+        errors: &[GraphqlError],
+        last: bool,
+    ) -> Bytes {
+        let Some(fragment) = defer.fragments.get(index) else {
+            return Bytes::new();
+        };
+        let increments = write_deferred(
+            &version.supergraph,
+            prepared,
+            &fragment.operation.selection_set,
+            &fragment.paths,
+            &fragment.keys,
+            variables,
+            data,
+            errors,
+        );
+        let mut items: Vec<(Increment, Vec<GraphqlError>)> = increments
+            .into_iter()
+            .filter(|increment| holds_object(&self.initial, &increment.path))
+            .map(|increment| (increment, Vec::new()))
+            .collect();
+        let mut loose = Vec::new();
+        for error in errors {
+            if self.reported.contains(&delivered(error)) {
+                continue;
+            }
+            match owner(defer, error) {
+                Owner::Fragment(i) if i == index => {
+                    let path = error.path.as_deref().unwrap_or_default();
+                    let at = items
+                        .iter_mut()
+                        .find(|(increment, _)| path.starts_with(&increment.path));
+                    // An error under an object the client does not hold (it is null there, and
+                    // an error says why) is not delivered twice.
+                    if let Some((_, under)) = at {
+                        under.push(error.clone());
+                    }
+                    self.reported.push(delivered(error));
+                }
+                Owner::First => {
+                    let mut bare = error.clone();
+                    bare.path = None;
+                    let seen = self.reported.contains(&delivered(&bare))
+                        || loose.iter().any(|(_, other)| *other == bare);
+                    if !seen {
+                        loose.push((delivered(error), bare));
+                    }
+                }
+                Owner::Initial | Owner::Fragment(_) => {}
+            }
+        }
+        for (increment, under) in &mut items {
+            for error in std::mem::take(&mut increment.errors) {
+                if !self.reported.contains(&delivered(&error)) {
+                    self.reported.push(delivered(&error));
+                    under.push(error);
                 }
             }
-        },
-        _ => {}
+        }
+        // Errors no part selects go with the last object, or on their own with the last part;
+        // otherwise they wait for a later part.
+        let carried = !items.is_empty() || last;
+        let mut loose: Vec<GraphqlError> = if carried {
+            loose
+                .into_iter()
+                .map(|(original, bare)| {
+                    self.reported.push(original);
+                    self.reported.push(delivered(&bare));
+                    bare
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut payload = Map::new();
+        if !items.is_empty() {
+            let last_item = items.len() - 1;
+            let mut list = Vec::with_capacity(items.len());
+            for (i, (increment, mut under)) in items.into_iter().enumerate() {
+                if i == last_item {
+                    under.append(&mut loose);
+                }
+                let mut item = Map::new();
+                item.insert(
+                    "data".to_owned(),
+                    serde_json::from_slice(&increment.data).unwrap_or(Json::Null),
+                );
+                item.insert("path".to_owned(), json!(increment.path));
+                if let Some(label) = &fragment.label {
+                    item.insert("label".to_owned(), Json::from(label.as_str()));
+                }
+                if !under.is_empty() {
+                    item.insert("errors".to_owned(), json!(under));
+                }
+                list.push(Json::Object(item));
+            }
+            payload.insert("incremental".to_owned(), Json::Array(list));
+        }
+        if !loose.is_empty() {
+            payload.insert("errors".to_owned(), json!(loose));
+        }
+        payload.insert("hasNext".to_owned(), Json::Bool(!last));
+        Bytes::from(Json::Object(payload).to_string())
     }
 }
 
-/// Whether an error's path runs through `prefix`.
-fn starts_with(error: &Json, prefix: &[Json]) -> bool {
-    error
-        .get("path")
-        .and_then(Json::as_array)
-        .is_some_and(|path| path.len() >= prefix.len() && path[..prefix.len()] == *prefix)
+/// An error as the initial payload delivered it.
+fn delivered_json(error: &Json) -> Delivered {
+    let message = error
+        .get("message")
+        .and_then(Json::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let path = error.get("path").and_then(Json::as_array).map(|path| {
+        path.iter()
+            .filter_map(PathSegment::from_json)
+            .collect::<Vec<_>>()
+    });
+    (message, path)
+}
+
+/// Whether the client's data has an object at `path`.
+fn holds_object(data: &Json, path: &[PathSegment]) -> bool {
+    let mut at = data;
+    for segment in path {
+        let next = match segment {
+            PathSegment::Key(key) => at.get(key.as_str()),
+            PathSegment::Index(index) => at.get(*index),
+        };
+        match next {
+            Some(value) => at = value,
+            None => return false,
+        }
+    }
+    at.is_object()
 }

@@ -113,6 +113,44 @@ pub fn write_response(
     )
 }
 
+/// A deferred fragment written at one object it applies to.
+#[derive(Debug)]
+pub struct Increment {
+    /// Where the object is in the response.
+    pub path: Vec<PathSegment>,
+    /// The fragment's fields at the object as a JSON object, or `null` when a non-null field
+    /// among them has no value: the null stops at the fragment, as the specification asks.
+    pub data: Vec<u8>,
+    /// The errors raised writing it ("cannot return null", an unknown enum value).
+    pub errors: Vec<GraphqlError>,
+}
+
+/// Writes a deferred fragment at every object it applies to: the objects at `paths` (response
+/// keys from the root; list items expanded), each with the fields `keys` names as `selection`
+/// (the operation with the fragment) selects them. An object none of whose fields applies (a
+/// fragment on a type the object is not) gives nothing.
+#[allow(clippy::too_many_arguments)]
+pub fn write_deferred<'a>(
+    supergraph: &'a Supergraph,
+    prepared: &'a Prepared,
+    selection: &'a SelectionSet,
+    paths: &'a [Vec<String>],
+    keys: &'a [String],
+    variables: &'a Map<String, serde_json::Value>,
+    data: &'a Value,
+    prior: &'a [GraphqlError],
+) -> Vec<Increment> {
+    let root = supergraph.api().root_type(prepared.operation_type);
+    let mut writer = Writer::new(supergraph, prepared, variables, prior, Vec::new(), false);
+    let mut increments = Vec::new();
+    if let Some(object) = data.as_object() {
+        for path in paths {
+            writer.descend(object, root, &[selection], path, keys, &mut increments);
+        }
+    }
+    increments
+}
+
 /// Writes `{"data": ..., "errors": [...]}` for `selection` (the whole operation, or one part
 /// of a query delivered in parts) from `data` and `errors` as merged so far.
 pub fn write_selection(
@@ -125,24 +163,12 @@ pub fn write_selection(
     collect_tags: bool,
 ) -> Written {
     let whole = std::ptr::eq(selection, &prepared.operation.selection_set);
-    let api = supergraph.api();
-    let root = api.root_type(prepared.operation_type);
-    let mut writer = Writer {
-        supergraph,
-        api,
-        variables,
-        // The last response's size and a little more: one allocation, no copying as it grows.
-        out: Vec::with_capacity(
-            (prepared.response_size.load(Ordering::Relaxed) * 9 / 8).clamp(4096, MAX_PRESIZE),
-        ),
-        errors: Vec::new(),
-        prior,
-        path: Vec::with_capacity(16),
-        groups: FxHashMap::default(),
-        tags: collect_tags.then(FxHashSet::default),
-        denied: &prepared.denied.fields,
-        denied_null: false,
-    };
+    let root = supergraph.api().root_type(prepared.operation_type);
+    // The last response's size and a little more: one allocation, no copying as it grows.
+    let out = Vec::with_capacity(
+        (prepared.response_size.load(Ordering::Relaxed) * 9 / 8).clamp(4096, MAX_PRESIZE),
+    );
+    let mut writer = Writer::new(supergraph, prepared, variables, prior, out, collect_tags);
     writer.out.extend_from_slice(b"{\"data\":");
     let empty = Object::default();
     let data = data.as_object().unwrap_or(&empty);
@@ -183,6 +209,29 @@ pub fn write_selection(
 }
 
 impl<'a> Writer<'a> {
+    fn new(
+        supergraph: &'a Supergraph,
+        prepared: &'a Prepared,
+        variables: &'a Map<String, serde_json::Value>,
+        prior: &'a [GraphqlError],
+        out: Vec<u8>,
+        collect_tags: bool,
+    ) -> Writer<'a> {
+        Writer {
+            supergraph,
+            api: supergraph.api(),
+            variables,
+            out,
+            errors: Vec::new(),
+            prior,
+            path: Vec::with_capacity(16),
+            groups: FxHashMap::default(),
+            tags: collect_tags.then(FxHashSet::default),
+            denied: &prepared.denied.fields,
+            denied_null: false,
+        }
+    }
+
     fn write_object(
         &mut self,
         object: &'a Object,
@@ -193,8 +242,21 @@ impl<'a> Writer<'a> {
             self.tag(object, type_name);
         }
         let groups = self.groups_of(type_name, sets);
+        self.write_fields(object, type_name, groups.iter())
+    }
+
+    /// Writes `{"key": value, ...}` for the field groups given.
+    fn write_fields<'g>(
+        &mut self,
+        object: &'a Object,
+        type_name: &'a str,
+        groups: impl Iterator<Item = &'g Group<'a>>,
+    ) -> Result<(), Null>
+    where
+        'a: 'g,
+    {
         self.out.push(b'{');
-        for (i, group) in groups.iter().enumerate() {
+        for (i, group) in groups.enumerate() {
             if i > 0 {
                 self.out.push(b',');
             }
@@ -207,6 +269,108 @@ impl<'a> Writer<'a> {
         }
         self.out.push(b'}');
         Ok(())
+    }
+
+    /// Follows `rest` (response keys) from `object` to the objects a deferred fragment
+    /// applies to and writes the fragment's `keys` at each.
+    fn descend(
+        &mut self,
+        object: &'a Object,
+        type_name: &'a str,
+        sets: &[&'a SelectionSet],
+        rest: &'a [String],
+        keys: &'a [String],
+        out: &mut Vec<Increment>,
+    ) {
+        let groups = self.groups_of(type_name, sets);
+        let Some((key, rest)) = rest.split_first() else {
+            self.write_increment(object, type_name, &groups, keys, out);
+            return;
+        };
+        let Some(group) = groups.iter().find(|group| group.key == key.as_str()) else {
+            return;
+        };
+        let Some(definition) = group.definition else {
+            return;
+        };
+        self.path.push(Seg::Key(group.key));
+        self.descend_value(
+            object.get(group.key),
+            &definition.field_type,
+            group.kind,
+            &group.sets,
+            rest,
+            keys,
+            out,
+        );
+        self.path.pop();
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn descend_value(
+        &mut self,
+        value: Option<&'a Value>,
+        ty: &'a Type,
+        kind: Option<TypeKind>,
+        sets: &[&'a SelectionSet],
+        rest: &'a [String],
+        keys: &'a [String],
+        out: &mut Vec<Increment>,
+    ) {
+        let Some(value) = value.filter(|v| !v.is_null()) else {
+            return;
+        };
+        match (ty, value) {
+            (Type::NonNullType(inner), _) => {
+                self.descend_value(Some(value), inner, kind, sets, rest, keys, out);
+            }
+            (Type::ListType(inner), Value::Array(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.path.push(Seg::Index(i));
+                    self.descend_value(Some(item), inner, kind, sets, rest, keys, out);
+                    self.path.pop();
+                }
+            }
+            (Type::NamedType(name), Value::Object(object)) => {
+                let concrete = match object.typename() {
+                    Some(typename) if self.api.is_possible_type(name, typename) => typename,
+                    Some(_) if kind == Some(TypeKind::Object) => name.as_str(),
+                    Some(_) => return,
+                    None => name.as_str(),
+                };
+                self.descend(object, concrete, sets, rest, keys, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// Writes the fields of `groups` that `keys` names as one increment at the current path.
+    fn write_increment(
+        &mut self,
+        object: &'a Object,
+        type_name: &'a str,
+        groups: &Groups<'a>,
+        keys: &[String],
+        out: &mut Vec<Increment>,
+    ) {
+        let mut fields = groups
+            .iter()
+            .filter(|group| keys.iter().any(|key| key == group.key))
+            .peekable();
+        if fields.peek().is_none() {
+            return;
+        }
+        self.out.clear();
+        if self.write_fields(object, type_name, fields).is_err() {
+            self.out.clear();
+            self.out.extend_from_slice(b"null");
+        }
+        self.denied_null = false;
+        out.push(Increment {
+            path: self.current_path(),
+            data: std::mem::take(&mut self.out),
+            errors: std::mem::take(&mut self.errors),
+        });
     }
 
     /// Tags the object when its type is an entity.
@@ -576,7 +740,7 @@ fn for_the_client(errors: &[GraphqlError], selection: &SelectionSet) -> Vec<Grap
 }
 
 /// Whether the client's selection reaches `path` (indices skipped, fragments looked through).
-fn selected(selection: &SelectionSet, path: &[PathSegment]) -> bool {
+pub fn selected(selection: &SelectionSet, path: &[PathSegment]) -> bool {
     fn fields<'s>(set: &'s SelectionSet, key: &str, out: &mut Vec<&'s SelectionSet>) {
         for item in &set.items {
             match item {

@@ -222,3 +222,137 @@ async fn an_error_in_a_deferred_fragment_is_reported_in_its_part() {
         .collect();
     assert!(!reported.is_empty(), "{subsequent}");
 }
+
+/// Every error of a query delivered in parts, from the initial payload and from each item of
+/// the later parts (and a later part's own `errors`), each as (message, path).
+fn delivered_errors(parts: &[(Duration, Value)]) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    let mut take = |errors: Option<&Value>| {
+        for error in errors.and_then(Value::as_array).into_iter().flatten() {
+            out.push((
+                error["message"].as_str().unwrap_or_default().to_owned(),
+                error.get("path").cloned().unwrap_or(Value::Null),
+            ));
+        }
+    };
+    for (_, part) in parts {
+        take(part.get("errors"));
+        for item in part["incremental"].as_array().into_iter().flatten() {
+            take(item.get("errors"));
+        }
+    }
+    out
+}
+
+/// Asserts no error was delivered twice.
+fn assert_each_once(errors: &[(String, Value)]) {
+    let mut once: Vec<String> = errors.iter().map(|(m, p)| format!("{m} at {p}")).collect();
+    once.sort();
+    once.dedup();
+    assert_eq!(
+        once.len(),
+        errors.len(),
+        "an error was delivered twice: {errors:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_non_null_error_in_a_deferred_fragment_nulls_that_fragment_only() {
+    let stack = Stack::start().await;
+    // Express delivery refuses b11 and b12 (over a kilogram): `shippingEstimate` is non-null,
+    // so their fragment is null; b3 and b7 have no customs code, a nullable field.
+    let response = send(
+        &stack,
+        r#"{ books { id ... @defer(label: "parcel") { shippingEstimate(express: true) customsCode } } }"#,
+        "multipart/mixed;deferSpec=20220824,application/json",
+    )
+    .await;
+    let parts = parts(response, Instant::now()).await;
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let (_, initial) = &parts[0];
+    assert!(initial.get("errors").is_none(), "{initial}");
+    assert_eq!(
+        initial["data"]["books"].as_array().map(Vec::len),
+        Some(data::books().len()),
+        "the initial payload keeps every book: {initial}"
+    );
+    let items = parts[1].1["incremental"].as_array().unwrap();
+    assert_eq!(items.len(), data::books().len(), "{items:?}");
+    for (index, (item, book)) in items.iter().zip(data::books()).enumerate() {
+        assert_eq!(item["path"], json!(["books", index]), "{item}");
+        assert_eq!(item["label"], json!("parcel"));
+        let heavy = book.weight > 1000;
+        let no_code = matches!(book.id.as_str(), "b3" | "b7");
+        if heavy {
+            assert_eq!(item["data"], Value::Null, "{item}");
+            let errors = item["errors"].as_array().expect("the reason");
+            assert!(
+                errors.iter().any(|e| e["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("too heavy for express")
+                    && e["path"] == json!(["books", index, "shippingEstimate"])),
+                "{item}"
+            );
+        } else if no_code {
+            assert_eq!(item["data"]["customsCode"], Value::Null, "{item}");
+            assert!(item["data"]["shippingEstimate"].is_i64(), "{item}");
+            assert_eq!(
+                item["errors"][0]["path"],
+                json!(["books", index, "customsCode"]),
+                "{item}"
+            );
+        } else {
+            assert_eq!(
+                item["data"],
+                json!({ "shippingEstimate": 1, "customsCode": format!("HS-{}", book.id) })
+            );
+            assert!(item.get("errors").is_none(), "{item}");
+        }
+    }
+    assert_each_once(&delivered_errors(&parts));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_of_a_failed_deferred_fetch_is_delivered_once_and_not_with_the_initial_part() {
+    let stack = Stack::start().await;
+    stack.fault("shipping", Fault::ServerError);
+    let response = send(
+        &stack,
+        r#"{ books { id title ... @defer { shippingCost } } }"#,
+        "multipart/mixed;deferSpec=20220824,application/json",
+    )
+    .await;
+    let parts = parts(response, Instant::now()).await;
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert!(parts[0].1.get("errors").is_none(), "{:?}", parts[0].1);
+    assert_eq!(
+        parts[0].1["data"]["books"][0]["title"],
+        json!(data::books()[0].title)
+    );
+    let errors = delivered_errors(&parts);
+    assert!(!errors.is_empty(), "{parts:?}");
+    assert_each_once(&errors);
+    // The initial payload holds every book, so every book gets its item.
+    let items = parts[1].1["incremental"].as_array().unwrap();
+    assert_eq!(items.len(), data::books().len(), "{items:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_accepts_only_multipart_gets_one_part() {
+    let stack = Stack::start().await;
+    let response = send(&stack, "{ books { id } }", "multipart/mixed").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("multipart/mixed")
+    );
+    let parts = parts(response, Instant::now()).await;
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    assert_eq!(
+        parts[0].1["data"]["books"].as_array().map(Vec::len),
+        Some(data::books().len())
+    );
+}

@@ -194,8 +194,6 @@ struct Inner {
     /// What the local subscribers read: events published here (in process) or read from
     /// JetStream by this replica's consumers (on NATS), and the latest of them.
     local: Arc<Local>,
-    /// The sequence of the last event published in process.
-    published: std::sync::atomic::AtomicU64,
     /// The first token of every subject.
     prefix: String,
     /// The JetStream side, when the bus runs on NATS.
@@ -220,20 +218,50 @@ struct Delivered {
 /// subscriber copies or reaches its receiver, never both or neither.
 struct Local {
     sender: broadcast::Sender<Arc<Delivered>>,
-    history: std::sync::Mutex<VecDeque<Arc<Delivered>>>,
+    history: std::sync::Mutex<History>,
+}
+
+/// The remembered events, and the sequence of the last event published in process.
+struct History {
+    events: VecDeque<Arc<Delivered>>,
+    published: u64,
 }
 
 impl Local {
+    /// Delivers an event read from JetStream, under its stream sequence.
     fn deliver(&self, delivered: Delivered) {
-        let delivered = Arc::new(delivered);
         let mut history = self
             .history
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if history.len() == HISTORY {
-            history.pop_front();
+        self.push(&mut history, delivered);
+    }
+
+    /// Delivers an event published in process, numbered under the lock that orders the
+    /// history, so sequences rise in the order subscribers see them.
+    fn publish(&self, subject: String, body: Vec<u8>) {
+        let mut history = self
+            .history
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        history.published += 1;
+        let sequence = history.published;
+        self.push(
+            &mut history,
+            Delivered {
+                subject,
+                body,
+                sequence,
+            },
+        );
+    }
+
+    fn push(&self, history: &mut History, delivered: Delivered) {
+        let delivered = Arc::new(delivered);
+        if history.events.len() == HISTORY {
+            history.events.pop_front();
         }
-        history.push_back(delivered.clone());
+        history.events.push_back(delivered.clone());
         // No subscriber is no error: nobody is listening yet.
         let _ = self.sender.send(delivered);
     }
@@ -251,8 +279,18 @@ impl Local {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let receiver = self.sender.subscribe();
+        if let (Some(after), Some(oldest)) = (after, history.events.front())
+            && oldest.sequence > after.saturating_add(1)
+        {
+            tracing::info!(
+                after,
+                oldest = oldest.sequence,
+                "a subscriber resumes from before the remembered events; what it missed before them is not replayed"
+            );
+        }
         let backlog = match after {
             Some(after) => history
+                .events
                 .iter()
                 .filter(|delivered| delivered.sequence > after)
                 .cloned()
@@ -399,9 +437,11 @@ impl EventBus {
             inner: Arc::new(Inner {
                 local: Arc::new(Local {
                     sender,
-                    history: std::sync::Mutex::new(VecDeque::with_capacity(HISTORY)),
+                    history: std::sync::Mutex::new(History {
+                        events: VecDeque::with_capacity(HISTORY),
+                        published: 0,
+                    }),
                 }),
-                published: std::sync::atomic::AtomicU64::new(0),
                 prefix,
                 nats,
             }),
@@ -451,18 +491,7 @@ impl EventBus {
         let subject = self.subject_of(event)?;
         let body = serde_json::to_vec(&Outgoing { id, event })?;
         match &self.inner.nats {
-            None => {
-                let sequence = self
-                    .inner
-                    .published
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                    + 1;
-                self.inner.local.deliver(Delivered {
-                    subject: subject.clone(),
-                    body,
-                    sequence,
-                });
-            }
+            None => self.inner.local.publish(subject.clone(), body),
             Some(nats) => {
                 if !nats.topics.contains(&E::TOPIC) {
                     return Err(EventError::Unopened(E::TOPIC.name));
@@ -497,7 +526,10 @@ impl EventBus {
         let pattern = format!("{}.{}.{}", self.inner.prefix, E::TOPIC.name, filter);
         check_filter(&pattern)?;
         let (receiver, backlog) = self.inner.local.subscribe(after);
-        Ok(deduplicated(receiver, backlog, pattern).boxed())
+        // On NATS, sequences are the stream's, the same on every replica: a live event at or
+        // before `after` is one the client had from a replica ahead of this one.
+        let skip_through = after.filter(|_| self.inner.nats.is_some());
+        Ok(deduplicated(receiver, backlog, pattern, skip_through).boxed())
     }
 
     fn filter_of(&self, topic: Topic) -> String {
@@ -677,10 +709,11 @@ fn deduplicated<E: Event>(
     receiver: broadcast::Receiver<Arc<Delivered>>,
     backlog: VecDeque<Arc<Delivered>>,
     pattern: String,
+    skip_through: Option<u64>,
 ) -> impl Stream<Item = Envelope<E>> + Send + 'static {
     futures::stream::unfold(
         (receiver, backlog, Seen::default(), pattern),
-        |(mut receiver, mut backlog, mut seen, pattern)| async move {
+        move |(mut receiver, mut backlog, mut seen, pattern)| async move {
             loop {
                 let next = match backlog.pop_front() {
                     Some(delivered) => Ok(delivered),
@@ -694,7 +727,9 @@ fn deduplicated<E: Event>(
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 };
-                if !matches(&pattern, &delivered.subject) {
+                if !matches(&pattern, &delivered.subject)
+                    || skip_through.is_some_and(|after| delivered.sequence <= after)
+                {
                     continue;
                 }
                 let incoming: Incoming<E> = match serde_json::from_slice(&delivered.body) {
@@ -917,5 +952,33 @@ mod tests {
             ids.push(resumed.next().await.expect("an event").event.id);
         }
         assert_eq!(ids, [2, 3, 4], "each missed event once, then the live one");
+    }
+    #[tokio::test]
+    async fn a_subscriber_resuming_on_a_replica_behind_skips_the_live_events_it_had() {
+        // On NATS every replica numbers events by the stream: a replica that has not yet read
+        // events 2 and 3 hears them live after the client, which had them, resumed at 3.
+        let (sender, receiver) = broadcast::channel(8);
+        let resumed =
+            deduplicated::<Ping>(receiver, VecDeque::new(), "t.pings.*.ping".into(), Some(3));
+        for (sequence, id) in [(2, 2), (3, 3), (4, 4)] {
+            let body = serde_json::to_vec(&Outgoing {
+                id: &EventId::new(),
+                event: &Ping { id },
+            })
+            .expect("JSON");
+            let delivered = Delivered {
+                subject: format!("t.pings.{id}.ping"),
+                body,
+                sequence,
+            };
+            assert!(sender.send(Arc::new(delivered)).is_ok(), "a receiver");
+        }
+        drop(sender);
+        let ids: Vec<u32> = resumed.map(|envelope| envelope.event.id).collect().await;
+        assert_eq!(
+            ids,
+            [4],
+            "events 2 and 3 were delivered before the reconnect"
+        );
     }
 }
