@@ -168,7 +168,12 @@ impl Pipeline {
         let prepared = self.prepare(version, admitted, request).await?;
         let variables = self.variables(version, &prepared, request)?;
         self.estimate_cost(version, &prepared, &variables)?;
-        if request.capabilities.incremental && prepared.defer.is_some() {
+        if request.capabilities.incremental
+            && prepared
+                .defer
+                .as_ref()
+                .is_some_and(|defer| defer.defers_with(&variables))
+        {
             return Ok(self.in_parts(version, request, prepared, variables, started));
         }
         let keys = self.cache_keys(version, &prepared, &variables, request);

@@ -39,6 +39,9 @@ pub struct DeferPlan {
     /// For each fetch node id of the plan, the parts it writes into: bit 0 the initial
     /// payload, bit `i + 1` fragment `i`.
     pub feeds: FxHashMap<i64, u64>,
+    /// When every deferred fragment is conditioned on a variable (`@defer(if: $v)`), those
+    /// variables: the query is delivered in parts only when one of them is true.
+    pub only_if: Option<Vec<String>>,
 }
 
 /// One deferred fragment.
@@ -60,12 +63,24 @@ impl DeferPlan {
     pub fn parts(&self) -> usize {
         self.fragments.len() + 1
     }
+
+    /// Whether the request's variables defer anything: `false` when every fragment's `if`
+    /// variable is `false` (an absent one counts as `true`, the argument's default).
+    pub fn defers_with(&self, variables: &serde_json::Map<String, serde_json::Value>) -> bool {
+        self.only_if.as_ref().is_none_or(|names| {
+            names
+                .iter()
+                .any(|name| variables.get(name) != Some(&serde_json::Value::Bool(false)))
+        })
+    }
 }
 
 /// A deferred selection of the document, before normalization.
 struct Site {
     position: Pos,
     label: Option<String>,
+    /// The variable of `if: $variable`, when the fragment is deferred on one.
+    condition: Option<String>,
     paths: Vec<Vec<String>>,
     keys: Vec<String>,
 }
@@ -98,6 +113,10 @@ pub fn split(
     let all: HashSet<Pos> = sites.iter().map(|site| site.position).collect();
     let planner = supergraph.planner();
     let primary = planner.normalize(&without(document, &all, None), operation_name)?;
+    let only_if = sites
+        .iter()
+        .map(|site| site.condition.clone())
+        .collect::<Option<Vec<String>>>();
     let mut fragments = Vec::with_capacity(sites.len());
     for site in sites {
         let operation = planner.normalize(
@@ -121,6 +140,7 @@ pub fn split(
         primary,
         fragments,
         feeds,
+        only_if,
     }))
 }
 
@@ -150,18 +170,28 @@ pub fn defer_node(plan: QueryPlan, split: &DeferPlan) -> QueryPlan {
     }
 }
 
-/// The label of a `@defer` that defers (absent, or `if` not literally `false`).
-fn deferred(directives: &[Directive]) -> Option<Option<String>> {
+/// A `@defer` that may defer: its label and the variable of its `if`, if any.
+struct Marked {
+    label: Option<String>,
+    condition: Option<String>,
+}
+
+/// The `@defer` among `directives` unless it is absent or its `if` is literally `false`.
+fn deferred(directives: &[Directive]) -> Option<Marked> {
     let defer = directives.iter().find(|d| d.name == "defer")?;
-    let mut label = None;
+    let mut marked = Marked {
+        label: None,
+        condition: None,
+    };
     for (name, value) in &defer.arguments {
         match (name.as_str(), value) {
             ("if", query::Value::Boolean(false)) => return None,
-            ("label", query::Value::String(text)) => label = Some(text.clone()),
+            ("if", query::Value::Variable(variable)) => marked.condition = Some(variable.clone()),
+            ("label", query::Value::String(text)) => marked.label = Some(text.clone()),
             _ => {}
         }
     }
-    Some(label)
+    Some(marked)
 }
 
 fn fragment_definitions(document: &query::Document) -> FxHashMap<&str, &FragmentDefinition> {
@@ -192,8 +222,8 @@ fn sites(document: &query::Document, operation: &query::OperationDefinition) -> 
                         path.pop();
                     }
                     Selection::InlineFragment(fragment) => match deferred(&fragment.directives) {
-                        Some(label) => {
-                            self.site(fragment.position, label, path, &fragment.selection_set)
+                        Some(marked) => {
+                            self.site(fragment.position, marked, path, &fragment.selection_set)
                         }
                         None => self.set(&fragment.selection_set, path),
                     },
@@ -206,8 +236,8 @@ fn sites(document: &query::Document, operation: &query::OperationDefinition) -> 
                             continue;
                         }
                         match deferred(&spread.directives) {
-                            Some(label) => {
-                                self.site(spread.position, label, path, &definition.selection_set)
+                            Some(marked) => {
+                                self.site(spread.position, marked, path, &definition.selection_set)
                             }
                             None => {
                                 self.visiting.push(name);
@@ -220,13 +250,7 @@ fn sites(document: &query::Document, operation: &query::OperationDefinition) -> 
             }
         }
 
-        fn site(
-            &mut self,
-            position: Pos,
-            label: Option<String>,
-            path: &[String],
-            set: &'d SelectionSet,
-        ) {
+        fn site(&mut self, position: Pos, marked: Marked, path: &[String], set: &'d SelectionSet) {
             if let Some(site) = self.sites.iter_mut().find(|s| s.position == position) {
                 if !site.paths.iter().any(|p| p == path) {
                     site.paths.push(path.to_vec());
@@ -237,7 +261,8 @@ fn sites(document: &query::Document, operation: &query::OperationDefinition) -> 
             self.keys(set, &mut keys);
             self.sites.push(Site {
                 position,
-                label,
+                label: marked.label,
+                condition: marked.condition,
                 paths: vec![path.to_vec()],
                 keys,
             });

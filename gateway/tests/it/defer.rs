@@ -139,6 +139,43 @@ async fn a_client_that_reads_no_parts_gets_every_field_in_one_response() {
         body["data"]["books"][0]["title"],
         json!(data::books()[0].title)
     );
+
+    // `if: $variable` defers when the variable is true (or left to its default), not when false.
+    let query =
+        r#"query ($later: Boolean! = true) { books { id ... @defer(if: $later) { title } } }"#;
+    for (variables, in_parts) in [
+        (json!({ "later": false }), false),
+        (json!({ "later": true }), true),
+        (json!({}), true),
+    ] {
+        let response = stack
+            .client
+            .post(stack.endpoint())
+            .header(
+                "accept",
+                "multipart/mixed;deferSpec=20220824,application/json",
+            )
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .unwrap();
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            content_type.starts_with("multipart/mixed"),
+            in_parts,
+            "{variables}: {content_type}"
+        );
+        if !in_parts {
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(
+                body["data"]["books"][0]["title"],
+                json!(data::books()[0].title)
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
