@@ -203,7 +203,7 @@ pub struct Location {
 }
 
 /// One step of a response path: a field's response key or a list index.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PathSegment {
     /// A response key.
     Key(String),

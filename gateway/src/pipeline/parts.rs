@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::BoxStream;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde_json::{Map, Value as Json, json};
 
 use super::Version;
@@ -136,7 +137,7 @@ struct Delivery {
     /// objects it has.
     initial: Json,
     /// The errors delivered, by message and path.
-    reported: Vec<Delivered>,
+    reported: FxHashSet<Delivered>,
 }
 
 impl Delivery {
@@ -171,13 +172,13 @@ impl Delivery {
         for error in errors {
             let owner = owner(defer, error);
             if owner == Owner::Initial {
-                self.reported.push(delivered(error));
+                self.reported.insert(delivered(error));
             } else if owner == Owner::First {
                 // Delivered without its path when the client did not select it.
-                self.reported.push(delivered(error));
+                self.reported.insert(delivered(error));
                 let mut bare = error.clone();
                 bare.path = None;
-                self.reported.push(delivered(&bare));
+                self.reported.insert(delivered(&bare));
             }
         }
         for error in response
@@ -186,7 +187,7 @@ impl Delivery {
             .into_iter()
             .flatten()
         {
-            self.reported.push(delivered_json(error));
+            self.reported.insert(delivered_json(error));
         }
         let mut body = written.body;
         if body.last() == Some(&b'}') {
@@ -237,6 +238,12 @@ impl Delivery {
             .filter(|increment| holds_object(&self.initial, &increment.path))
             .map(|increment| (increment, Vec::new()))
             .collect();
+        // Where each item's object is, to find the item an error is under.
+        let objects: FxHashMap<Vec<PathSegment>, usize> = items
+            .iter()
+            .enumerate()
+            .map(|(at, (increment, _))| (increment.path.clone(), at))
+            .collect();
         let mut loose = Vec::new();
         for error in errors {
             if self.reported.contains(&delivered(error)) {
@@ -245,15 +252,15 @@ impl Delivery {
             match owner(defer, error) {
                 Owner::Fragment(i) if i == index => {
                     let path = error.path.as_deref().unwrap_or_default();
-                    let at = items
-                        .iter_mut()
-                        .find(|(increment, _)| path.starts_with(&increment.path));
+                    let at = (0..=path.len())
+                        .rev()
+                        .find_map(|len| objects.get(&path[..len]).copied());
                     // An error under an object the client does not hold (it is null there, and
                     // an error says why) is not delivered twice.
-                    if let Some((_, under)) = at {
+                    if let Some((_, under)) = at.and_then(|at| items.get_mut(at)) {
                         under.push(error.clone());
                     }
-                    self.reported.push(delivered(error));
+                    self.reported.insert(delivered(error));
                 }
                 Owner::First => {
                     let mut bare = error.clone();
@@ -269,8 +276,7 @@ impl Delivery {
         }
         for (increment, under) in &mut items {
             for error in std::mem::take(&mut increment.errors) {
-                if !self.reported.contains(&delivered(&error)) {
-                    self.reported.push(delivered(&error));
+                if self.reported.insert(delivered(&error)) {
                     under.push(error);
                 }
             }
@@ -282,8 +288,8 @@ impl Delivery {
             loose
                 .into_iter()
                 .map(|(original, bare)| {
-                    self.reported.push(original);
-                    self.reported.push(delivered(&bare));
+                    self.reported.insert(original);
+                    self.reported.insert(delivered(&bare));
                     bare
                 })
                 .collect()
